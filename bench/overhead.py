@@ -1,0 +1,216 @@
+"""Per-op Python overhead: tinygrad_lite vs PyTorch (CPU) on tiny tensors.
+
+On tensors this small the arithmetic is free; what is timed is the path from a Tensor method to the
+NumPy call and back through the graph (DESIGN §10). Each case is forward + backward unless its
+name says `fwd, no_grad`.
+
+Method (DESIGN §8): both libraries run in this one process, after warm-up, in INTERLEAVED batches
+(tl, torch, torch, tl, ... so drift and turbo states hit both equally); each batch times `n` calls
+with `time.perf_counter_ns` and yields one per-call time; the table reports the median over all
+batches and the ratio tl / torch. torch keeps its default thread settings (reported in the header).
+
+    python bench/overhead.py                   # print the table (< 1 minute)
+    python bench/overhead.py --append-results  # also append it to bench/RESULTS.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # run from a checkout without installing
+
+import tinygrad_lite as tl  # noqa: E402
+
+CHAIN_LENGTH = 64
+
+
+def chain(x, lib):
+    """CHAIN_LENGTH ops alternating mul / add / tanh."""
+    y = x
+    for i in range(CHAIN_LENGTH):
+        k = i % 3
+        if k == 0:
+            y = y * 1.01
+        elif k == 1:
+            y = y + 0.1
+        else:
+            y = y.tanh()
+    return y
+
+
+def make_cases(lib) -> dict[str, Callable[[], None]]:
+    """Closures that run one forward+backward (or forward-only) of each case with `lib`."""
+    rng = np.random.default_rng(0)
+    v16 = rng.standard_normal(16).astype(np.float32)
+    w16 = rng.standard_normal(16).astype(np.float32)
+    m8a = rng.standard_normal((8, 8)).astype(np.float32)
+    m8b = rng.standard_normal((8, 8)).astype(np.float32)
+
+    a = lib.tensor(v16.copy(), requires_grad=True)
+    b = lib.tensor(w16.copy(), requires_grad=True)
+    ma = lib.tensor(m8a.copy(), requires_grad=True)
+    mb = lib.tensor(m8b.copy(), requires_grad=True)
+    g16 = lib.tensor(np.ones(16, dtype=np.float32))
+    g8 = lib.tensor(np.ones(8, dtype=np.float32))
+    g88 = lib.tensor(np.ones((8, 8), dtype=np.float32))
+    no_grad = lib.no_grad
+
+    def add():
+        a.grad = None
+        b.grad = None
+        (a + b).backward(g16)
+
+    def mul():
+        a.grad = None
+        b.grad = None
+        (a * b).backward(g16)
+
+    def exp():
+        a.grad = None
+        a.exp().backward(g16)
+
+    def sum_():
+        a.grad = None
+        a.sum().backward()
+
+    def matmul():
+        ma.grad = None
+        mb.grad = None
+        (ma @ mb).backward(g88)
+
+    def relu():
+        a.grad = None
+        a.relu().backward(g16)
+
+    def chain64():
+        a.grad = None
+        chain(a, lib).backward(g16)
+
+    def getitem():
+        a.grad = None
+        a[2:10].backward(g8)
+
+    def add_fwd():
+        with no_grad():
+            a + b
+
+    def matmul_fwd():
+        with no_grad():
+            ma @ mb
+
+    return {
+        "add (16)": add,
+        "mul (16)": mul,
+        "exp (16)": exp,
+        "sum (16)": sum_,
+        "matmul (8x8)": matmul,
+        "relu (16)": relu,
+        f"chain of {CHAIN_LENGTH} ops (16)": chain64,
+        "getitem [2:10] (16)": getitem,
+        "add (16), fwd, no_grad": add_fwd,
+        "matmul (8x8), fwd, no_grad": matmul_fwd,
+    }
+
+
+def time_batch(fn: Callable[[], None], n: int) -> float:
+    """Mean nanoseconds per call over one batch of n calls."""
+    start = time.perf_counter_ns()
+    for _ in range(n):
+        fn()
+    return (time.perf_counter_ns() - start) / n
+
+
+def calibrate(fns: list[Callable[[], None]], target_ns: float) -> int:
+    """Calls per batch so that the slower library's batch takes about target_ns."""
+    slowest = max(time_batch(fn, 5) for fn in fns)
+    return max(1, int(target_ns / max(slowest, 1.0)))
+
+
+def measure(tl_fn, torch_fn, rounds: int, batch_ns: float) -> tuple[float, float]:
+    """Median per-call microseconds (tl, torch), interleaved batches."""
+    for _ in range(3):  # warm-up: caches, allocator, lazy imports, numba dispatch
+        time_batch(tl_fn, 20)
+        time_batch(torch_fn, 20)
+    n = calibrate([tl_fn, torch_fn], batch_ns)
+    ours, theirs = [], []
+    for r in range(rounds):
+        order = ((tl_fn, ours), (torch_fn, theirs)) if r % 2 == 0 else ((torch_fn, theirs), (tl_fn, ours))
+        for fn, sink in order:
+            sink.append(time_batch(fn, n))
+    return statistics.median(ours) / 1e3, statistics.median(theirs) / 1e3
+
+
+def git_commit() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=10
+        )
+        return out.stdout.strip() or "unknown (no commit)"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def header() -> str:
+    import numba  # noqa: PLC0415  (a dependency; only for the version string)
+
+    proc = platform.processor() or platform.machine()
+    return "\n".join(
+        [
+            f"### Per-op overhead, CPU — {_dt.datetime.now().strftime('%Y-%m-%d %H:%M')}",
+            "",
+            f"- commit `{git_commit()}`; python {platform.python_version()}, numpy {np.__version__}, "
+            f"torch {torch.__version__}, numba {numba.__version__}",
+            f"- machine: {platform.system()} {proc}, os.cpu_count()={os.cpu_count()}; torch threads: "
+            f"{torch.get_num_threads()} intra-op / {torch.get_num_interop_threads()} inter-op (defaults)",
+            "- tiny float32 tensors; forward+backward unless marked; interleaved batches, "
+            "median per call (`bench/overhead.py`)",
+        ]
+    )
+
+
+def table(rows: list[tuple[str, float, float]]) -> str:
+    lines = ["| op | tl µs | torch µs | ratio tl/torch |", "|---|---:|---:|---:|"]
+    for name, ours, theirs in rows:
+        lines.append(f"| {name} | {ours:.1f} | {theirs:.1f} | {ours / theirs:.2f} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=41, help="interleaved batches per library")
+    parser.add_argument("--batch-ms", type=float, default=8.0, help="target duration of one batch")
+    parser.add_argument("--append-results", action="store_true", help="append to bench/RESULTS.md")
+    args = parser.parse_args()
+
+    ours_cases, torch_cases = make_cases(tl), make_cases(torch)
+    rows = []
+    for name in ours_cases:
+        t_ours, t_torch = measure(ours_cases[name], torch_cases[name], args.rounds, args.batch_ms * 1e6)
+        rows.append((name, t_ours, t_torch))
+        print(f"  {name}: tl {t_ours:.1f} µs, torch {t_torch:.1f} µs", file=sys.stderr, flush=True)
+
+    report = header() + "\n\n" + table(rows) + "\n"
+    print(report)
+    if args.append_results:
+        results = ROOT / "bench" / "RESULTS.md"
+        prefix = "" if results.exists() else "# Benchmark results\n"
+        with results.open("a", encoding="utf-8") as f:
+            f.write(prefix + "\n" + report)
+        print(f"appended to {results}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,34 @@
+"""tinygrad_lite: a small, readable deep-learning engine with a PyTorch-compatible API."""
+
+from .tensor import Tensor  # first: the op modules bind to it
+from . import autograd, cuda, dtypes, nn  # noqa: F401,I001
+from .autograd import enable_grad, is_grad_enabled, no_grad
+from .creation import (arange, empty, empty_like, eye, from_dlpack, from_numpy, full, full_like,
+                       linspace, manual_seed, ones, ones_like, rand, rand_like, randint, randn,
+                       randn_like, tensor, zeros, zeros_like)
+from .device import Device as device
+from .dtypes import (bool_ as bool, float16, float32, float64, int8, int16, int32, int64,
+                     uint8)
+from .functions import *  # noqa: F401,F403  (tl.exp, tl.cat, ... twins of Tensor methods)
+
+half, float, double, long, int, short = float16, float32, float64, int64, int32, int16
+
+
+def get_default_dtype():
+    return float32
+
+
+def __getattr__(name):
+    if name == "testing":
+        import importlib
+
+        return importlib.import_module(".testing", __name__)
+    raise AttributeError(f"module 'tinygrad_lite' has no attribute {name!r}")
+
+
+__all__ = ["Tensor", "tensor", "no_grad", "enable_grad", "is_grad_enabled", "autograd", "nn",
+           "cuda", "device", "float16", "float32", "float64", "int8", "int16", "int32", "int64",
+           "uint8", "bool", "zeros", "ones", "empty", "full", "arange", "linspace", "eye", "rand",
+           "randn", "randint", "zeros_like", "ones_like", "empty_like", "full_like", "rand_like",
+           "randn_like", "from_numpy", "from_dlpack", "manual_seed"]
+__version__ = "0.1.0"

@@ -1,0 +1,170 @@
+"""Tensor factories: zeros/ones/full/arange/linspace/eye, random tensors and ``*_like``.
+
+Random numbers come from the device's generator, seeded by :func:`manual_seed`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import dtypes
+from .device import get_device, manual_seed  # noqa: F401  (re-exported)
+from .tensor import Tensor
+
+
+def _shape(size) -> tuple[int, ...]:
+    if len(size) == 1 and isinstance(size[0], (tuple, list)):
+        size = tuple(size[0])
+    shape = tuple(int(s) for s in size)
+    if any(s < 0 for s in shape):
+        raise ValueError(f"expected a shape of non-negative sizes, got {shape}")
+    return shape
+
+
+def _finish(array, device, requires_grad: bool) -> Tensor:
+    t = Tensor._make(array, device)
+    if requires_grad:
+        t.requires_grad = True
+    return t
+
+
+def _dtype(dtype, default=dtypes.float32):
+    return default if dtype is None else dtypes.to_dtype(dtype)
+
+
+def tensor(data, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """Same as ``Tensor(...)``: copies ``data`` into a new leaf tensor."""
+    return Tensor(data, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def from_numpy(array: np.ndarray) -> Tensor:
+    """A CPU tensor sharing memory with ``array`` (dtype kept)."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"from_numpy: expected np.ndarray, got {type(array).__name__}")
+    dtypes.from_numpy_dtype(array.dtype, "from_numpy")
+    return Tensor._make(array, get_device("cpu"))
+
+
+def from_dlpack(obj) -> Tensor:
+    """Zero-copy import of a DLPack-capable array (NumPy, torch, CuPy)."""
+    kind = obj.__dlpack_device__()[0] if hasattr(obj, "__dlpack_device__") else 1
+    device = get_device("cpu" if kind == 1 else "cuda")
+    return Tensor._make(device.xp.from_dlpack(obj), device)
+
+
+def full(size, fill_value, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    dev = get_device(device)
+    dt = _dtype(dtype, dtypes.scalar_dtype(fill_value))
+    return _finish(dev.xp.full(_shape((size,) if isinstance(size, int) else (size,)),
+                               fill_value, dtype=dt.np), dev, requires_grad)
+
+
+def zeros(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    dev = get_device(device)
+    return _finish(dev.xp.zeros(_shape(size), dtype=_dtype(dtype).np), dev, requires_grad)
+
+
+def ones(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    dev = get_device(device)
+    return _finish(dev.xp.ones(_shape(size), dtype=_dtype(dtype).np), dev, requires_grad)
+
+
+def empty(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    dev = get_device(device)
+    return _finish(dev.xp.empty(_shape(size), dtype=_dtype(dtype).np), dev, requires_grad)
+
+
+def arange(start, end=None, step=1, *, dtype=None, device=None,
+           requires_grad: bool = False) -> Tensor:
+    """Values in [start, end) spaced by ``step``; int arguments give int64, floats float32."""
+    if end is None:
+        start, end = 0, start
+    if step == 0:
+        raise ValueError("arange: step must be nonzero")
+    if (end - start) * step < 0:
+        raise ValueError(f"arange: upper bound and larger bound inconsistent with step sign "
+                         f"(start={start}, end={end}, step={step})")
+    dev = get_device(device)
+    is_int = all(isinstance(v, int) for v in (start, end, step))
+    dt = _dtype(dtype, dtypes.int64 if is_int else dtypes.float32)
+    n = int(np.ceil((end - start) / step))
+    values = start + np.arange(n, dtype=np.float64 if not is_int else np.int64) * step
+    return _finish(dev.from_numpy(values.astype(dt.np)), dev, requires_grad)
+
+
+def linspace(start, end, steps: int, *, dtype=None, device=None,
+             requires_grad: bool = False) -> Tensor:
+    if steps < 0:
+        raise ValueError(f"linspace: number of steps must be non-negative, got {steps}")
+    dev = get_device(device)
+    dt = _dtype(dtype)
+    return _finish(dev.from_numpy(np.linspace(start, end, steps).astype(dt.np)), dev,
+                   requires_grad)
+
+
+def eye(n: int, m: int | None = None, *, dtype=None, device=None,
+        requires_grad: bool = False) -> Tensor:
+    dev = get_device(device)
+    return _finish(dev.xp.eye(n, n if m is None else m, dtype=_dtype(dtype).np), dev,
+                   requires_grad)
+
+
+def rand(*size, dtype=None, device=None, requires_grad: bool = False, generator=None) -> Tensor:
+    """Uniform on [0, 1)."""
+    dev = get_device(device)
+    dt = _dtype(dtype)
+    gen = generator or dev.generator
+    return _finish(gen.random(_shape(size), dtype=np.float64).astype(dt.np), dev, requires_grad)
+
+
+def randn(*size, dtype=None, device=None, requires_grad: bool = False, generator=None) -> Tensor:
+    """Standard normal."""
+    dev = get_device(device)
+    dt = _dtype(dtype)
+    gen = generator or dev.generator
+    return _finish(gen.standard_normal(_shape(size)).astype(dt.np), dev, requires_grad)
+
+
+def randint(low, high=None, size=(), *, dtype=None, device=None, generator=None) -> Tensor:
+    """Integers in [low, high) (``randint(high, size)`` is accepted like torch)."""
+    if high is None:
+        low, high = 0, low
+    if isinstance(high, tuple):
+        low, high, size = 0, low, high
+    if high <= low:
+        raise ValueError(f"randint: expected low < high, got low={low}, high={high}")
+    dev = get_device(device)
+    dt = _dtype(dtype, dtypes.int64)
+    gen = generator or dev.generator
+    size = (size,) if isinstance(size, int) else tuple(size)
+    return _finish(gen.integers(low, high, size=size).astype(dt.np), dev, False)
+
+
+def _like(fn, x: Tensor, dtype, device, requires_grad, *args):
+    return fn(*args, *x.shape, dtype=x.dtype if dtype is None else dtype,
+              device=x.device if device is None else device, requires_grad=requires_grad)
+
+
+def zeros_like(x, *, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return _like(zeros, x, dtype, device, requires_grad)
+
+
+def ones_like(x, *, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return _like(ones, x, dtype, device, requires_grad)
+
+
+def empty_like(x, *, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return _like(empty, x, dtype, device, requires_grad)
+
+
+def rand_like(x, *, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return _like(rand, x, dtype, device, requires_grad)
+
+
+def randn_like(x, *, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return _like(randn, x, dtype, device, requires_grad)
+
+
+def full_like(x, fill_value, *, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return full(x.shape, fill_value, dtype=x.dtype if dtype is None else dtype,
+                device=x.device if device is None else device, requires_grad=requires_grad)

@@ -1,0 +1,1 @@
+"""Differentiable primitives, one module per family, and their functional front ends."""

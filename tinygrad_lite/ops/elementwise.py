@@ -1,0 +1,546 @@
+"""Elementwise primitives (unary, binary, where, clamp, casts) and their functional front ends.
+
+Each primitive's ``forward`` works on backend arrays; its ``backward`` is written with Tensor ops,
+so every one of them can be differentiated again. Binary ops promote dtypes like torch and sum
+broadcast gradients back to each input's shape with :func:`unbroadcast`.
+"""
+
+from __future__ import annotations
+
+import math
+
+from .. import dtypes
+from ..autograd import Primitive
+from ..errors import DTypeError, ShapeError
+from ._base import Tensor, as_tensor, broadcast_shape, operands, unbroadcast
+
+
+# ---- unary -----------------------------------------------------------------------------------
+class Neg(Primitive):
+    def forward(ctx, x):
+        return -x
+
+    def backward(ctx, g):
+        return -g
+
+
+class Exp(Primitive):
+    saves_output = True
+
+    def forward(ctx, x):
+        return ctx.device.xp.exp(x)
+
+    def backward(ctx, g):
+        return g * ctx.output
+
+
+class Log(Primitive):
+    saves_inputs = (0,)
+
+    def forward(ctx, x):
+        return ctx.device.xp.log(x)
+
+    def backward(ctx, g):
+        return g / ctx.inputs[0]
+
+
+class Log2(Primitive):
+    saves_inputs = (0,)
+
+    def forward(ctx, x):
+        return ctx.device.xp.log2(x)
+
+    def backward(ctx, g):
+        return g / (ctx.inputs[0] * math.log(2.0))
+
+
+class Log1p(Primitive):
+    saves_inputs = (0,)
+
+    def forward(ctx, x):
+        return ctx.device.xp.log1p(x)
+
+    def backward(ctx, g):
+        return g / (ctx.inputs[0] + 1)
+
+
+class Expm1(Primitive):
+    saves_output = True
+
+    def forward(ctx, x):
+        return ctx.device.xp.expm1(x)
+
+    def backward(ctx, g):
+        return g * (ctx.output + 1)
+
+
+class Sqrt(Primitive):
+    saves_output = True
+
+    def forward(ctx, x):
+        return ctx.device.xp.sqrt(x)
+
+    def backward(ctx, g):
+        return g / (2 * ctx.output)
+
+
+class Rsqrt(Primitive):
+    saves_output = True
+
+    def forward(ctx, x):
+        return 1 / ctx.device.xp.sqrt(x)
+
+    def backward(ctx, g):
+        out = ctx.output
+        return -0.5 * g * out * out * out
+
+
+class Reciprocal(Primitive):
+    saves_output = True
+
+    def forward(ctx, x):
+        return 1 / x
+
+    def backward(ctx, g):
+        out = ctx.output
+        return -g * (out * out)
+
+
+class Sin(Primitive):
+    saves_inputs = (0,)
+
+    def forward(ctx, x):
+        return ctx.device.xp.sin(x)
+
+    def backward(ctx, g):
+        return g * ctx.inputs[0].cos()
+
+
+class Cos(Primitive):
+    saves_inputs = (0,)
+
+    def forward(ctx, x):
+        return ctx.device.xp.cos(x)
+
+    def backward(ctx, g):
+        return -g * ctx.inputs[0].sin()
+
+
+class Tanh(Primitive):
+    saves_output = True
+
+    def forward(ctx, x):
+        return ctx.device.xp.tanh(x)
+
+    def backward(ctx, g):
+        out = ctx.output
+        return g * (1 - out * out)
+
+
+class Sigmoid(Primitive):
+    saves_output = True
+
+    def forward(ctx, x):
+        xp = ctx.device.xp
+        # exp of a non-positive number only: no overflow warnings for large |x|
+        z = xp.exp(-xp.abs(x))
+        return xp.where(x >= 0, 1 / (1 + z), z / (1 + z)).astype(x.dtype, copy=False)
+
+    def backward(ctx, g):
+        out = ctx.output
+        return g * out * (1 - out)
+
+
+class Relu(Primitive):
+    saves_output = True
+
+    def forward(ctx, x):
+        return ctx.device.xp.maximum(x, 0).astype(x.dtype, copy=False)
+
+    def backward(ctx, g):
+        return where(ctx.output > 0, g, 0)  # gradient 0 at 0, as torch
+
+
+class Abs(Primitive):
+    saves_inputs = (0,)
+
+    def forward(ctx, x):
+        return ctx.device.xp.abs(x)
+
+    def backward(ctx, g):
+        return g * ctx.inputs[0].sign()
+
+
+class ZeroGrad(Primitive):
+    """Piecewise-constant functions (sign, floor, ceil, round, trunc): gradient zero."""
+
+    __slots__ = ("fn",)
+
+    def forward(ctx, x, fn):
+        ctx.fn = fn
+        return getattr(ctx.device.xp, fn)(x)
+
+    def backward(ctx, g):
+        return g * 0
+
+
+class Cast(Primitive):
+    def forward(ctx, x, dtype):
+        return x.astype(dtype.np)
+
+    def backward(ctx, g):
+        return g.to(ctx.inputs[0].dtype)
+
+
+class ToDevice(Primitive):
+    def forward(ctx, x, device):
+        host = ctx.device.to_numpy(x)
+        ctx.device = device  # the node lives where its output lives
+        return device.from_numpy(host)
+
+    def backward(ctx, g):
+        return g.to(ctx.inputs[0].device)
+
+
+# ---- binary ----------------------------------------------------------------------------------
+class Add(Primitive):
+    def forward(ctx, a, b):
+        return a + b
+
+    def backward(ctx, g):
+        a, b = ctx.inputs
+        return unbroadcast(g, a.shape), unbroadcast(g, b.shape)
+
+
+class Sub(Primitive):
+    def forward(ctx, a, b):
+        return a - b
+
+    def backward(ctx, g):
+        a, b = ctx.inputs
+        return unbroadcast(g, a.shape), unbroadcast(-g, b.shape)
+
+
+class Mul(Primitive):
+    saves_inputs = (0, 1)
+
+    def forward(ctx, a, b):
+        return a * b
+
+    def backward(ctx, g):
+        a, b = ctx.inputs
+        na, nb = ctx.needs_input_grad
+        return (unbroadcast(g * b, a.shape) if na else None,
+                unbroadcast(g * a, b.shape) if nb else None)
+
+
+class Div(Primitive):
+    saves_inputs = (0, 1)
+
+    def forward(ctx, a, b):
+        return a / b
+
+    def backward(ctx, g):
+        a, b = ctx.inputs
+        na, nb = ctx.needs_input_grad
+        return (unbroadcast(g / b, a.shape) if na else None,
+                unbroadcast(-g * a / (b * b), b.shape) if nb else None)
+
+
+class Pow(Primitive):
+    """Tensor ** Tensor. Gradients follow torch's masking at base 0 and exponent 0."""
+
+    saves_inputs = (0, 1)
+    saves_output = True
+
+    def forward(ctx, a, b):
+        return a ** b
+
+    def backward(ctx, g):
+        a, b = ctx.inputs
+        na, nb = ctx.needs_input_grad
+        ga = gb = None
+        if na:
+            ga = unbroadcast(where(b == 0, 0, g * b * a ** (b - 1)), a.shape)
+        if nb:
+            masked = (a == 0) & (b >= 0)
+            gb = unbroadcast(g * where(masked, 0, ctx.output * where(masked, 1, a).log()), b.shape)
+        return ga, gb
+
+
+class PowScalar(Primitive):
+    """Tensor ** Python number."""
+
+    __slots__ = ("exponent",)
+    saves_inputs = (0,)
+
+    def forward(ctx, x, exponent):
+        ctx.exponent = exponent
+        return x ** exponent
+
+    def backward(ctx, g):
+        p = ctx.exponent
+        if p == 0:
+            return g * 0
+        return g * p * ctx.inputs[0] ** (p - 1)
+
+
+class RPowScalar(Primitive):
+    """Python number ** Tensor."""
+
+    __slots__ = ("base",)
+    saves_inputs = (0,)
+    saves_output = True
+
+    def forward(ctx, x, base):
+        ctx.base = base
+        return (base ** x).astype(x.dtype, copy=False)
+
+    def backward(ctx, g):
+        if ctx.base == 0:
+            return where(ctx.inputs[0] >= 0, 0, g * ctx.output * -math.inf)
+        return g * ctx.output * math.log(ctx.base)
+
+
+class Maximum(Primitive):
+    saves_inputs = (0, 1)
+
+    def forward(ctx, a, b):
+        return ctx.device.xp.maximum(a, b)
+
+    def backward(ctx, g):
+        return _minmax_backward(ctx, g, 1)
+
+
+class Minimum(Primitive):
+    saves_inputs = (0, 1)
+
+    def forward(ctx, a, b):
+        return ctx.device.xp.minimum(a, b)
+
+    def backward(ctx, g):
+        return _minmax_backward(ctx, g, -1)
+
+
+def _minmax_backward(ctx, g, sign):
+    """At ties both inputs get half the gradient (torch's rule)."""
+    a, b = ctx.inputs
+    half = where(a == b, g / 2, g)
+    a_wins = a > b if sign > 0 else a < b
+    b_wins = b > a if sign > 0 else b < a
+    return (unbroadcast(where(b_wins, 0, half), a.shape),
+            unbroadcast(where(a_wins, 0, half), b.shape))
+
+
+class Remainder(Primitive):
+    saves_inputs = (0, 1)
+
+    def forward(ctx, a, b):
+        return ctx.device.xp.remainder(a, b)
+
+    def backward(ctx, g):
+        a, b = ctx.inputs
+        return unbroadcast(g, a.shape), unbroadcast(-g * (a / b).floor(), b.shape)
+
+
+class FloorDivide(Primitive):
+    def forward(ctx, a, b):
+        return ctx.device.xp.floor_divide(a, b)
+
+    def backward(ctx, g):
+        raise RuntimeError("floor_divide: the derivative is not implemented (as in torch); "
+                           "detach() the operands")
+
+
+class Where(Primitive):
+    __slots__ = ("cond",)
+
+    def forward(ctx, a, b, cond):
+        ctx.cond = cond
+        return ctx.device.xp.where(cond, a, b)
+
+    def backward(ctx, g):
+        a, b = ctx.inputs
+        cond = Tensor._make(ctx.cond, ctx.device)
+        return (unbroadcast(where(cond, g, 0), a.shape),
+                unbroadcast(where(cond, 0, g), b.shape))
+
+
+class Clamp(Primitive):
+    """Clamp to Python-number bounds; the gradient passes where min <= x <= max (inclusive)."""
+
+    __slots__ = ("lo", "hi")
+    saves_inputs = (0,)
+
+    def forward(ctx, x, lo, hi):
+        ctx.lo, ctx.hi = lo, hi
+        xp = ctx.device.xp
+        out = x if lo is None else xp.maximum(x, xp.asarray(lo, dtype=x.dtype))
+        out = out if hi is None else xp.minimum(out, xp.asarray(hi, dtype=x.dtype))
+        return out.copy() if out is x else out
+
+    def backward(ctx, g):
+        x = ctx.inputs[0]
+        keep = None
+        if ctx.lo is not None:
+            keep = x >= ctx.lo
+        if ctx.hi is not None:
+            keep = x <= ctx.hi if keep is None else keep & (x <= ctx.hi)
+        return g if keep is None else where(keep, g, 0)
+
+
+# ---- functional front ends -------------------------------------------------------------------
+def _binary(cls, a, b, op: str):
+    a, b = operands(a, b, op)
+    if a.shape != b.shape:
+        broadcast_shape(a.shape, b.shape, op=op)
+    return cls.apply(a, b)
+
+
+def add(a, b, alpha=1):
+    if alpha != 1:
+        b = mul(b, alpha)
+    return _binary(Add, a, b, "add")
+
+
+def sub(a, b, alpha=1):
+    if alpha != 1:
+        b = mul(b, alpha)
+    if isinstance(a, Tensor) and a.dtype is dtypes.bool_:
+        raise DTypeError("sub: subtraction with two bool tensors is not supported; use ^ or "
+                         "logical_xor")
+    return _binary(Sub, a, b, "sub")
+
+
+def mul(a, b):
+    return _binary(Mul, a, b, "mul")
+
+
+def div(a, b, rounding_mode=None):
+    """True division (ints give float32), or ``rounding_mode`` "floor" / "trunc"."""
+    if rounding_mode == "floor":
+        return floor_divide(a, b)
+    if rounding_mode == "trunc":
+        dt = dtypes.result_type((a, b))
+        q = _binary(Div, *_float_operands(a, b, "div"), "div").trunc()
+        return q if dt.category == 2 else cast(q, dt)
+    if rounding_mode is not None:
+        raise ValueError(f"div: rounding_mode must be None, 'trunc' or 'floor', got "
+                         f"{rounding_mode!r}")
+    return _binary(Div, *_float_operands(a, b, "div"), "div")
+
+
+def _float_operands(a, b, op):
+    """Promote like torch's true division: integer results become the default float."""
+    dt = dtypes.result_type((a, b))
+    if dt.category != 2:
+        ref = a if isinstance(a, Tensor) else b
+        a, b = as_tensor(a, ref).to(dtypes.DEFAULT_FLOAT), as_tensor(b, ref).to(
+            dtypes.DEFAULT_FLOAT)
+    return a, b
+
+
+def floor_divide(a, b):
+    return _binary(FloorDivide, a, b, "floor_divide")
+
+
+def remainder(a, b):
+    return _binary(Remainder, a, b, "remainder")
+
+
+def pow(a, b):
+    if isinstance(a, Tensor) and not isinstance(b, Tensor):
+        if not isinstance(b, (int, float)):
+            raise TypeError(f"pow: exponent must be a number or Tensor, got {type(b).__name__}")
+        dt = dtypes.result_type((a, b))
+        if dt.category != 2 and b < 0:
+            raise ValueError("pow: integers to negative integer powers are not allowed")
+        return PowScalar.apply(a if a.dtype is dt else cast(a, dt), exponent=b)
+    if not isinstance(a, Tensor):
+        dt = dtypes.result_type((a, b))
+        return RPowScalar.apply(b if b.dtype is dt else cast(b, dt), base=a)
+    return _binary(Pow, a, b, "pow")
+
+
+def maximum(a, b):
+    return _binary(Maximum, a, b, "maximum")
+
+
+def minimum(a, b):
+    return _binary(Minimum, a, b, "minimum")
+
+
+def where(cond, a, b):
+    """``a`` where ``cond`` else ``b``; all three broadcast. Gradients never mix branches."""
+    ref = cond if isinstance(cond, Tensor) else (a if isinstance(a, Tensor) else b)
+    cond = as_tensor(cond, ref)
+    if cond.dtype is not dtypes.bool_:
+        raise DTypeError(f"where: condition must be a bool tensor, got {cond.dtype.name}")
+    a, b = operands(a, b, "where", ref)
+    shape = broadcast_shape(cond.shape, a.shape, b.shape, op="where")
+    cond_data = cond._data
+    if cond.shape != shape:
+        cond_data = cond._device.xp.broadcast_to(cond_data, shape)
+    return Where.apply(a, b, cond=cond_data)
+
+
+def clamp(x, min=None, max=None):
+    """Clamp to bounds (numbers or tensors); at least one bound is required."""
+    if min is None and max is None:
+        raise ValueError("clamp: at least one of 'min' or 'max' must not be None")
+    if isinstance(min, Tensor) or isinstance(max, Tensor):
+        out = x
+        if min is not None:
+            out = where(out < min, min, out)
+        if max is not None:
+            out = where(out > max, max, out)
+        return out
+    dt = dtypes.result_type((x,) + tuple(v for v in (min, max) if v is not None))
+    x = x if x.dtype is dt else cast(x, dt)
+    return Clamp.apply(x, lo=min, hi=max)
+
+
+def cast(x, dtype):
+    if x.dtype is dtype:
+        return x
+    if x._requires_grad and dtype.category != 2:
+        return Tensor._make(x._data.astype(dtype.np), x._device)  # integer results: no grad
+    return Cast.apply(x, dtype=dtype)
+
+
+def to_device(x, device):
+    return ToDevice.apply(x, device=device)
+
+
+def float_unary(cls, x, **kw):
+    """Apply a floating-point unary op; integer and bool inputs become float32 first (torch)."""
+    if x.dtype.category != 2:
+        x = cast(x, dtypes.DEFAULT_FLOAT)
+    return cls.apply(x, **kw)
+
+
+def compare(a, b, fn: str, op: str):
+    """Comparison ops: bool result, no gradient."""
+    a, b = operands(a, b, op)
+    if a.shape != b.shape:
+        broadcast_shape(a.shape, b.shape, op=op)
+    return Tensor._make(getattr(a._device.xp, fn)(a._data, b._data), a._device)
+
+
+def logical(a, b, fn: str, op: str):
+    """Bitwise/logical ops on bool and integer tensors."""
+    a, b = operands(a, b, op)
+    if a.dtype.category == 2:
+        raise DTypeError(f"{op}: not implemented for floating dtype {a.dtype.name}")
+    if a.shape != b.shape:
+        broadcast_shape(a.shape, b.shape, op=op)
+    return Tensor._make(getattr(a._device.xp, fn)(a._data, b._data), a._device)
+
+
+def check_not_bool(x, op):
+    if x.dtype is dtypes.bool_:
+        raise DTypeError(f"{op}: not supported for bool tensors")
+    return x
+
+
+__all__ = ["ShapeError"]

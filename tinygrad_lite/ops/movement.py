@@ -1,0 +1,565 @@
+"""Movement primitives: reshape, permute, expand, indexing, gather/scatter, cat, flip, roll, pad.
+
+Reshape, permute, expand and basic indexing return views (NumPy shares memory), like torch.
+Backward of each primitive is another primitive of this file (getitem <-> index_add_into,
+gather <-> scatter_add, pad <-> pad with negated widths), so all of them differentiate twice.
+"""
+
+from __future__ import annotations
+
+import math
+
+from .. import dtypes
+from ..autograd import Primitive
+from ..errors import DTypeError, ShapeError, normalize_dim
+from ._base import Tensor, broadcast_shape  # noqa: F401
+
+
+class IndexOutOfRange(IndexError, ValueError):
+    """An index value outside the tensor (torch raises IndexError/RuntimeError)."""
+
+
+class Reshape(Primitive):
+    is_view = True
+
+    def forward(ctx, x, shape):
+        return x.reshape(shape)
+
+    def backward(ctx, g):
+        return g.reshape(ctx.inputs[0].shape)
+
+
+class Permute(Primitive):
+    __slots__ = ("dims",)
+    is_view = True
+
+    def forward(ctx, x, dims):
+        ctx.dims = dims
+        return x.transpose(dims)
+
+    def backward(ctx, g):
+        inverse = [0] * len(ctx.dims)
+        for i, d in enumerate(ctx.dims):
+            inverse[d] = i
+        return g.permute(*inverse)
+
+
+class Expand(Primitive):
+    is_view = True
+
+    def forward(ctx, x, shape):
+        return ctx.device.xp.broadcast_to(x, shape)
+
+    def backward(ctx, g):
+        from ._base import unbroadcast
+
+        return unbroadcast(g, ctx.inputs[0].shape)
+
+
+class Copy(Primitive):
+    """clone() and contiguous(): a fresh C-contiguous array."""
+
+    def forward(ctx, x):
+        return ctx.device.xp.array(x, copy=True, order="C")
+
+    def backward(ctx, g):
+        return g
+
+
+class GetItem(Primitive):
+    __slots__ = ("index", "basic")
+
+    def forward(ctx, x, index, basic):
+        ctx.index, ctx.basic = index, basic
+        return x[index]
+
+    def backward(ctx, g):
+        return IndexAddInto.apply(g, shape=ctx.inputs[0].shape, index=ctx.index,
+                                  basic=ctx.basic)
+
+
+class BasicGetItem(GetItem):
+    """Indexing with ints, slices, None and Ellipsis only: a view."""
+
+    __slots__ = ()
+    is_view = True
+
+
+class IndexAddInto(Primitive):
+    """zeros(shape) with ``g`` added at ``index`` (repeated indices accumulate)."""
+
+    __slots__ = ("index", "basic")
+
+    def forward(ctx, g, shape, index, basic):
+        ctx.index, ctx.basic = index, basic
+        xp = ctx.device.xp
+        out = xp.zeros(shape, dtype=g.dtype)
+        if basic:
+            out[index] = g
+        else:
+            xp.add.at(out, index, g)
+        return out
+
+    def backward(ctx, gg):
+        cls = BasicGetItem if ctx.basic else GetItem
+        return cls.apply(gg, index=ctx.index, basic=ctx.basic)
+
+
+class Gather(Primitive):
+    __slots__ = ("dim", "index")
+
+    def forward(ctx, x, dim, index):
+        ctx.dim, ctx.index = dim, index
+        xp = ctx.device.xp
+        block = tuple(slice(None) if d == dim else slice(0, s) for d, s in enumerate(index.shape))
+        return xp.take_along_axis(x[block], index, axis=dim)
+
+    def backward(ctx, g):
+        x = ctx.inputs[0]
+        zeros = Tensor._make(ctx.device.xp.zeros(x.shape, dtype=g.dtype.np), ctx.device)
+        return ScatterAdd.apply(zeros, g, dim=ctx.dim, index=ctx.index)
+
+
+class ScatterAdd(Primitive):
+    """out = self; out[index[i][j]][j] += src[i][j] (for dim 0), torch's scatter_add."""
+
+    __slots__ = ("dim", "index")
+
+    def forward(ctx, x, src, dim, index):
+        ctx.dim, ctx.index = dim, index
+        xp = ctx.device.xp
+        out = x.copy()
+        grid = list(xp.indices(index.shape, sparse=True))
+        grid[dim] = index
+        block = tuple(slice(0, s) for s in index.shape)
+        xp.add.at(out, tuple(grid), src[block])
+        return out
+
+    def backward(ctx, g):
+        x, src = ctx.inputs
+        g_src = None
+        if ctx.needs_input_grad[1]:
+            g_src = Gather.apply(g, dim=ctx.dim, index=ctx.index)
+            if g_src.shape != src.shape:  # src positions outside index's block get nothing
+                widths = []
+                for s_idx, s_src in zip(reversed(g_src.shape), reversed(src.shape)):
+                    widths += [0, s_src - s_idx]
+                g_src = Pad.apply(g_src, widths=tuple(widths), value=0)
+        return g, g_src
+
+
+class Cat(Primitive):
+    __slots__ = ("dim",)
+
+    def forward(ctx, *arrays, dim):
+        ctx.dim = dim
+        return ctx.device.xp.concatenate(arrays, axis=dim)
+
+    def backward(ctx, g):
+        grads, start = [], 0
+        for t, need in zip(ctx.inputs, ctx.needs_input_grad):
+            size = t.shape[ctx.dim]
+            grads.append(g.narrow(ctx.dim, start, size) if need else None)
+            start += size
+        return tuple(grads)
+
+
+class Flip(Primitive):
+    __slots__ = ("dims",)
+
+    def forward(ctx, x, dims):
+        ctx.dims = dims
+        return ctx.device.xp.flip(x, axis=dims) if dims else x.copy()
+
+    def backward(ctx, g):
+        return g.flip(ctx.dims)
+
+
+class Roll(Primitive):
+    __slots__ = ("shifts", "dims")
+
+    def forward(ctx, x, shifts, dims):
+        ctx.shifts, ctx.dims = shifts, dims
+        return ctx.device.xp.roll(x, shifts, axis=dims)
+
+    def backward(ctx, g):
+        return Roll.apply(g, shifts=tuple(-s for s in ctx.shifts), dims=ctx.dims)
+
+
+class Pad(Primitive):
+    """Constant padding, torch's F.pad order (last dim first); negative widths crop."""
+
+    __slots__ = ("widths",)
+
+    def forward(ctx, x, widths, value):
+        ctx.widths = widths
+        xp = ctx.device.xp
+        out_shape = list(x.shape)
+        src, dst = [slice(None)] * x.ndim, [slice(None)] * x.ndim
+        for k in range(len(widths) // 2):
+            d = x.ndim - 1 - k
+            lo, hi = widths[2 * k], widths[2 * k + 1]
+            out_shape[d] = x.shape[d] + lo + hi
+            if out_shape[d] < 0:
+                raise ShapeError(f"pad: padding {widths} gives a negative size for dim {d} of "
+                                 f"input shape {x.shape}")
+            src[d] = slice(max(-lo, 0), x.shape[d] - max(-hi, 0))
+            dst[d] = slice(max(lo, 0), out_shape[d] - max(hi, 0))
+        out = xp.full(out_shape, value, dtype=x.dtype)
+        out[tuple(dst)] = x[tuple(src)]
+        return out
+
+    def backward(ctx, g):
+        return Pad.apply(g, widths=tuple(-w for w in ctx.widths), value=0)
+
+
+# ---- index normalisation ---------------------------------------------------------------------
+def normalize_index(index, x: Tensor, op: str = "getitem"):
+    """Turn a torch-style index into one for the backend array.
+
+    Returns ``(index, basic)``; ``basic`` is True when only ints, slices, None and Ellipsis
+    occur (a view, no repeated positions).
+    """
+    items = index if isinstance(index, tuple) else (index,)
+    out, basic = [], True
+    xp = x._device.xp
+    for item in items:
+        if isinstance(item, Tensor):
+            if item._device is not x._device:
+                raise RuntimeError(f"{op}: index on {item._device} for a tensor on {x._device}")
+            if item.dtype.category == 2:
+                raise IndexError(f"{op}: tensors used as indices must be long, int, byte or "
+                                 f"bool tensors, got {item.dtype.name}")
+            if item.ndim == 0 and item.dtype is not dtypes.bool_:
+                out.append(int(item.item()))
+                continue
+            item = item._data
+        elif isinstance(item, (list, tuple)):
+            item = xp.asarray(item)
+            if item.dtype.kind == "f":
+                raise IndexError(f"{op}: index lists must hold ints or bools")
+        elif isinstance(item, bool):
+            item = xp.asarray(item)
+        elif not (item is None or item is Ellipsis or isinstance(item, (int, slice))):
+            if hasattr(item, "__index__"):
+                item = int(item)
+            elif not hasattr(item, "dtype"):
+                raise IndexError(f"{op}: unsupported index type {type(item).__name__}")
+        if isinstance(item, slice) and item.step is not None and item.step <= 0:
+            raise ValueError(f"{op}: slice step must be positive, got {item.step}")
+        if hasattr(item, "dtype"):
+            basic = False
+        out.append(item)
+    return tuple(out), basic
+
+
+def getitem(x: Tensor, index) -> Tensor:
+    idx, basic = normalize_index(index, x)
+    try:
+        cls = BasicGetItem if basic else GetItem
+        return cls.apply(x, index=idx, basic=basic)
+    except IndexError as exc:
+        raise IndexOutOfRange(f"getitem: {exc} (tensor shape {tuple(x.shape)})") from None
+
+
+# ---- front ends ------------------------------------------------------------------------------
+def _shape_arg(shape) -> tuple:
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    return tuple(int(s) for s in shape)
+
+
+def reshape(x: Tensor, *shape) -> Tensor:
+    shape = _shape_arg(shape)
+    numel = x.numel()
+    if shape.count(-1) > 1:
+        raise ShapeError(f"reshape: only one dimension can be inferred, got shape {shape}")
+    known = math.prod(s for s in shape if s != -1)
+    if -1 in shape:
+        if known == 0 or numel % known:
+            raise ShapeError(f"reshape: shape {shape} is invalid for input of size {numel} "
+                             f"(shape {tuple(x.shape)})")
+        shape = tuple(numel // known if s == -1 else s for s in shape)
+    elif known != numel or any(s < 0 for s in shape):
+        raise ShapeError(f"reshape: shape {shape} is invalid for input of size {numel} "
+                         f"(shape {tuple(x.shape)})")
+    if shape == x.shape:
+        return x
+    return Reshape.apply(x, shape=shape)
+
+
+def permute(x: Tensor, *dims) -> Tensor:
+    dims = _shape_arg(dims)
+    if len(dims) != x.ndim:
+        raise ShapeError(f"permute: number of dims {len(dims)} doesn't match the tensor's "
+                         f"{x.ndim} (shape {tuple(x.shape)})")
+    norm = tuple(normalize_dim(d, x.ndim, "permute") for d in dims)
+    if sorted(norm) != list(range(x.ndim)):
+        raise ShapeError(f"permute: dims {dims} are not a permutation of {x.ndim} dims")
+    if norm == tuple(range(x.ndim)):
+        return x
+    return Permute.apply(x, dims=norm)
+
+
+def transpose(x: Tensor, dim0: int, dim1: int) -> Tensor:
+    if x.ndim == 0:
+        normalize_dim(dim0, 0, "transpose"), normalize_dim(dim1, 0, "transpose")
+        return x
+    d0, d1 = normalize_dim(dim0, x.ndim, "transpose"), normalize_dim(dim1, x.ndim, "transpose")
+    dims = list(range(x.ndim))
+    dims[d0], dims[d1] = d1, d0
+    return permute(x, *dims)
+
+
+def expand(x: Tensor, *shape) -> Tensor:
+    shape = _shape_arg(shape)
+    if len(shape) < x.ndim:
+        raise ShapeError(f"expand: the number of sizes {len(shape)} must be >= the number of "
+                         f"dims {x.ndim} (shape {tuple(x.shape)})")
+    lead = len(shape) - x.ndim
+    target = []
+    for i, s in enumerate(shape):
+        if i < lead:
+            if s < 0:
+                raise ShapeError(f"expand: size -1 is not allowed for a new leading dim {i}")
+            target.append(s)
+            continue
+        have = x.shape[i - lead]
+        if s == -1:
+            s = have
+        if have != s and have != 1:
+            raise ShapeError(
+                f"expand: the expanded size {s} must match the existing size {have} at "
+                f"non-singleton dim {i}; target sizes {shape}, tensor sizes {tuple(x.shape)}")
+        target.append(s)
+    target = tuple(target)
+    return x if target == x.shape else Expand.apply(x, shape=target)
+
+
+def squeeze(x: Tensor, dim=None) -> Tensor:
+    if dim is None:
+        dims = tuple(d for d, s in enumerate(x.shape) if s == 1)
+    else:
+        dims = (dim,) if isinstance(dim, int) else tuple(dim)
+        dims = tuple(normalize_dim(d, x.ndim, "squeeze") for d in dims)
+    shape = tuple(s for d, s in enumerate(x.shape) if not (d in dims and s == 1))
+    return reshape(x, shape)
+
+
+def unsqueeze(x: Tensor, dim: int) -> Tensor:
+    d = normalize_dim(dim, x.ndim + 1, "unsqueeze")
+    return reshape(x, x.shape[:d] + (1,) + x.shape[d:])
+
+
+def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    if x.ndim == 0:
+        return reshape(x, (1,))
+    s = normalize_dim(start_dim, x.ndim, "flatten")
+    e = normalize_dim(end_dim, x.ndim, "flatten")
+    if s > e:
+        raise ShapeError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
+    return reshape(x, x.shape[:s] + (math.prod(x.shape[s:e + 1]),) + x.shape[e + 1:])
+
+
+def unflatten(x: Tensor, dim: int, sizes) -> Tensor:
+    d = normalize_dim(dim, x.ndim, "unflatten")
+    sizes = tuple(sizes)
+    if -1 in sizes:
+        known = math.prod(s for s in sizes if s != -1)
+        sizes = tuple(x.shape[d] // known if s == -1 and known else s for s in sizes)
+    if math.prod(sizes) != x.shape[d]:
+        raise ShapeError(f"unflatten: sizes {sizes} don't multiply to the size {x.shape[d]} of "
+                         f"dim {dim} (shape {tuple(x.shape)})")
+    return reshape(x, x.shape[:d] + sizes + x.shape[d + 1:])
+
+
+def narrow(x: Tensor, dim: int, start: int, length: int) -> Tensor:
+    d = normalize_dim(dim, x.ndim, "narrow")
+    size = x.shape[d]
+    if start < 0:
+        start += size
+    if not (0 <= start <= size and length >= 0 and start + length <= size):
+        raise IndexOutOfRange(f"narrow: start {start} + length {length} exceeds dim {dim} of "
+                              f"size {size} (shape {tuple(x.shape)})")
+    if start == 0 and length == size:
+        return x
+    return getitem(x, (slice(None),) * d + (slice(start, start + length),))
+
+
+def split(x: Tensor, split_size_or_sections, dim: int = 0) -> tuple:
+    d = normalize_dim(dim, x.ndim, "split")
+    size = x.shape[d]
+    if isinstance(split_size_or_sections, int):
+        step = split_size_or_sections
+        if step <= 0 and size:
+            raise ValueError(f"split: split_size must be positive, got {step}")
+        sizes = [min(step, size - i) for i in range(0, size, step)] if size else [0]
+    else:
+        sizes = list(split_size_or_sections)
+        if sum(sizes) != size:
+            raise ShapeError(f"split: sections {sizes} don't sum to the size {size} of dim "
+                             f"{dim} (shape {tuple(x.shape)})")
+    out, start = [], 0
+    for s in sizes:
+        out.append(narrow(x, d, start, s))
+        start += s
+    return tuple(out)
+
+
+def chunk(x: Tensor, chunks: int, dim: int = 0) -> tuple:
+    if chunks <= 0:
+        raise ValueError(f"chunk: chunks must be positive, got {chunks}")
+    size = x.shape[normalize_dim(dim, x.ndim, "chunk")]
+    return split(x, max(math.ceil(size / chunks), 1), dim)
+
+
+def gather(x: Tensor, dim: int, index: Tensor) -> Tensor:
+    d = normalize_dim(dim, x.ndim, "gather")
+    _check_index(x, d, index, "gather", index.shape)
+    return Gather.apply(x, dim=d, index=index._data)
+
+
+def scatter_add(x: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
+    d = normalize_dim(dim, x.ndim, "scatter_add")
+    _check_index(x, d, index, "scatter_add", index.shape)
+    if src.ndim != index.ndim or any(i > s for i, s in zip(index.shape, src.shape)):
+        raise ShapeError(f"scatter_add: index shape {tuple(index.shape)} must not exceed src "
+                         f"shape {tuple(src.shape)}")
+    if src.dtype is not x.dtype:
+        raise DTypeError(f"scatter_add: expected self and src of the same dtype, got "
+                         f"{x.dtype.name} and {src.dtype.name}")
+    return ScatterAdd.apply(x, src, dim=d, index=index._data)
+
+
+def _check_index(x, d, index, op, shape):
+    if not isinstance(index, Tensor) or index.dtype is not dtypes.int64:
+        got = index.dtype.name if isinstance(index, Tensor) else type(index).__name__
+        raise DTypeError(f"{op}: expected an int64 index tensor, got {got}")
+    if index.ndim != max(x.ndim, 1) and not (x.ndim == 0 and index.ndim <= 1):
+        raise ShapeError(f"{op}: index {tuple(shape)} and input {tuple(x.shape)} must have the "
+                         "same number of dims")
+    for k, (i, s) in enumerate(zip(shape, x.shape)):
+        if k != d and i > s:
+            raise ShapeError(f"{op}: index shape {tuple(shape)} exceeds input shape "
+                             f"{tuple(x.shape)} at dim {k}")
+    if index.numel():
+        lo, hi = int(index._data.min()), int(index._data.max())
+        size = x.shape[d] if x.ndim else 1
+        if lo < 0 or hi >= size:
+            raise IndexOutOfRange(f"{op}: index {hi if hi >= size else lo} is out of bounds for "
+                                  f"dim {d} with size {size}")
+
+
+def index_select(x: Tensor, dim: int, index: Tensor) -> Tensor:
+    d = normalize_dim(dim, x.ndim, "index_select")
+    if not isinstance(index, Tensor) or index.dtype.category != 1 or index.ndim > 1:
+        raise DTypeError("index_select: index must be a 0-d or 1-d integer tensor")
+    if index.numel() and (int(index._data.min()) < -x.shape[d] or
+                          int(index._data.max()) >= x.shape[d]):
+        raise IndexOutOfRange(f"index_select: index out of range for dim {dim} of size "
+                              f"{x.shape[d]}")
+    return getitem(x, (slice(None),) * d + (index.reshape(-1),))
+
+
+def cat(tensors, dim: int = 0) -> Tensor:
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError("cat: expected a non-empty list of tensors")
+    first = tensors[0]
+    if first.ndim == 0:
+        raise ShapeError("cat: zero-dimensional tensor (at position 0) cannot be concatenated")
+    d = normalize_dim(dim, first.ndim, "cat")
+    for k, t in enumerate(tensors):
+        if t.ndim != first.ndim or any(a != b for i, (a, b) in enumerate(zip(t.shape, first.shape))
+                                       if i != d):
+            raise ShapeError(f"cat: tensors must have the same shape except in dim {d}; got "
+                             f"{tuple(first.shape)} at position 0 and {tuple(t.shape)} at "
+                             f"position {k}")
+    dt = dtypes.result_type(tensors)
+    tensors = [t if t.dtype is dt else t.to(dt) for t in tensors]
+    return Cat.apply(*tensors, dim=d)
+
+
+def stack(tensors, dim: int = 0) -> Tensor:
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError("stack: expected a non-empty list of tensors")
+    for k, t in enumerate(tensors):
+        if t.shape != tensors[0].shape:
+            raise ShapeError(f"stack: expects each tensor to be equal size, but got "
+                             f"{tuple(tensors[0].shape)} at entry 0 and {tuple(t.shape)} at "
+                             f"entry {k}")
+    d = normalize_dim(dim, tensors[0].ndim + 1, "stack")
+    return cat([unsqueeze(t, d) for t in tensors], d)
+
+
+def flip(x: Tensor, dims) -> Tensor:
+    dims = (dims,) if isinstance(dims, int) else tuple(dims)
+    return Flip.apply(x, dims=tuple(normalize_dim(d, x.ndim, "flip") for d in dims))
+
+
+def roll(x: Tensor, shifts, dims=None) -> Tensor:
+    if dims is None:
+        return reshape(roll(flatten(x), shifts, 0), x.shape)
+    shifts = (shifts,) if isinstance(shifts, int) else tuple(shifts)
+    dims = (dims,) if isinstance(dims, int) else tuple(dims)
+    if len(shifts) != len(dims):
+        raise ShapeError(f"roll: shifts {shifts} and dims {dims} must have the same length")
+    return Roll.apply(x, shifts=shifts, dims=tuple(normalize_dim(d, x.ndim, "roll")
+                                                    for d in dims))
+
+
+def repeat(x: Tensor, *sizes) -> Tensor:
+    sizes = _shape_arg(sizes)
+    if len(sizes) < x.ndim:
+        raise ShapeError(f"repeat: number of repeat dims {len(sizes)} can not be smaller than "
+                         f"the number of tensor dims {x.ndim}")
+    x = reshape(x, (1,) * (len(sizes) - x.ndim) + x.shape)
+    # (s0, s1) -> (1, s0, 1, s1) -> (r0, s0, r1, s1) -> (r0*s0, r1*s1)
+    inter = tuple(v for s in x.shape for v in (1, s))
+    target = tuple(v for r, s in zip(sizes, x.shape) for v in (r, s))
+    out = expand(reshape(x, inter), target)
+    return reshape(out, tuple(r * s for r, s in zip(sizes, x.shape)))
+
+
+def tril(x: Tensor, diagonal: int = 0, upper: bool = False) -> Tensor:
+    from .elementwise import where
+
+    if x.ndim < 2:
+        raise ShapeError(f"{'triu' if upper else 'tril'}: input must have at least 2 dims, got "
+                         f"shape {tuple(x.shape)}")
+    n, m = x.shape[-2:]
+    xp = x._device.xp
+    keep = xp.tri(n, m, diagonal - 1 if upper else diagonal, dtype=bool)
+    keep = ~keep if upper else keep
+    return where(Tensor._make(keep, x._device), x, 0)
+
+
+def pad(x: Tensor, pad, mode: str = "constant", value=None) -> Tensor:
+    """torch.nn.functional.pad: ``pad`` lists (left, right) widths from the last dim backwards."""
+    widths = tuple(int(p) for p in pad)
+    if len(widths) % 2 or len(widths) // 2 > x.ndim:
+        raise ShapeError(f"pad: padding length {len(widths)} must be even and at most twice the "
+                         f"number of dims of input shape {tuple(x.shape)}")
+    if mode == "constant":
+        return Pad.apply(x, widths=widths, value=0 if value is None else value)
+    if mode not in ("reflect", "replicate", "circular"):
+        raise ValueError(f"pad: unknown mode {mode!r} (constant, reflect, replicate, circular)")
+    xp = x._device.xp
+    for k in range(len(widths) // 2):
+        d = x.ndim - 1 - k
+        lo, hi, n = widths[2 * k], widths[2 * k + 1], x.shape[d]
+        if mode == "reflect" and (lo >= n or hi >= n):
+            raise ShapeError(f"pad: reflect padding ({lo}, {hi}) must be smaller than the size "
+                             f"{n} of dim {d} (shape {tuple(x.shape)})")
+        positions = xp.arange(-lo, n + hi)
+        if mode == "reflect":
+            period = 2 * (n - 1) if n > 1 else 1
+            p = xp.abs(positions) % period
+            idx = xp.where(p >= n, period - p, p)
+        elif mode == "replicate":
+            idx = xp.clip(positions, 0, n - 1)
+        else:
+            idx = positions % n
+        x = getitem(x, (slice(None),) * d + (Tensor._make(idx.astype("int64"), x._device),))
+    return x

@@ -1,0 +1,467 @@
+"""The Tensor: one backend array plus dtype, device and its place in the autograd graph.
+
+Methods are thin: each validates its arguments and applies a primitive from ``ops/`` (or a
+composite of them). The arithmetic, reduction and movement methods live in the mixins of
+``tensor_methods.py`` so that this file keeps the object itself: construction, conversion,
+autograd entry points and in-place updates.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import autograd, dtypes
+from .autograd import is_grad_enabled
+from .device import Device, get_device
+from .dtypes import DType
+from .errors import DTypeError
+from .tensor_methods import MathMixin, MovementMixin, ReduceMixin
+
+_PY_SCALARS = (bool, int, float)
+
+
+class Tensor(MathMixin, ReduceMixin, MovementMixin):
+    """An n-dimensional array with reverse-mode autograd.
+
+    Args:
+        data: nested lists, a scalar, a NumPy array, or anything with ``__array__``.
+        dtype: element type; by default float lists give float32, ints int64, bools bool, and
+            NumPy arrays keep their dtype (as ``torch.tensor``).
+        device: ``"cpu"`` (default) or ``"cuda"``.
+        requires_grad: record operations for backward (floating dtypes only).
+    """
+
+    __slots__ = ("_data", "_device", "dtype", "_requires_grad", "_node", "_out_idx", "grad",
+                 "_vc", "_hooks", "__weakref__")
+    __array_priority__ = 1000  # make numpy defer to our reflected operators
+
+    def __init__(self, data, dtype=None, device=None, requires_grad: bool = False):
+        dev = get_device(device)
+        dt = None if dtype is None else dtypes.to_dtype(dtype, "tensor")
+        array = _to_numpy(data, dt)
+        self._data = dev.from_numpy(array)
+        self._device = dev
+        self.dtype = dtypes.from_numpy_dtype(array.dtype, "tensor")
+        self._node = None
+        self._out_idx = 0
+        self.grad = None
+        self._vc = [0]
+        self._hooks = None
+        self._requires_grad = False
+        if requires_grad:
+            self.requires_grad = True
+
+    @staticmethod
+    def _make(data, device: Device, node=None, out_idx: int = 0, vc=None) -> Tensor:
+        """Wrap a backend array without copying or validation (the hot path of every op)."""
+        t = object.__new__(Tensor)
+        if not isinstance(data, device.array_type):
+            data = device.xp.asarray(data)
+        t._data = data
+        t._device = device
+        t.dtype = dtypes.from_numpy_dtype(data.dtype)
+        t._node = node
+        t._out_idx = out_idx
+        t._requires_grad = node is not None
+        t.grad = None
+        t._vc = [0] if vc is None else vc
+        t._hooks = None
+        return t
+
+    # ---- properties -------------------------------------------------------------------------
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self._data.shape
+
+    @property
+    def device(self) -> Device:
+        return self._device
+
+    @property
+    def ndim(self) -> int:
+        return self._data.ndim
+
+    def dim(self) -> int:
+        return self._data.ndim
+
+    def size(self, dim: int | None = None):
+        """The shape, or the size of one (possibly negative) dim."""
+        if dim is None:
+            return self._data.shape
+        from .errors import normalize_dim
+
+        return self._data.shape[normalize_dim(dim, self.ndim, "size")] if self.ndim else 1
+
+    def numel(self) -> int:
+        return int(self._data.size)
+
+    def element_size(self) -> int:
+        return self.dtype.itemsize
+
+    @property
+    def is_leaf(self) -> bool:
+        return self._node is None
+
+    @property
+    def grad_fn(self):
+        return self._node
+
+    def is_floating_point(self) -> bool:
+        return self.dtype.category == 2
+
+    @property
+    def requires_grad(self) -> bool:
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, value: bool) -> None:
+        if self._node is not None and not value:
+            raise RuntimeError(
+                "requires_grad: you can only change requires_grad flags of leaf tensors; use "
+                "detach() to get a tensor without history"
+            )
+        if value and self.dtype.category != 2:
+            raise DTypeError(
+                f"requires_grad: only tensors of floating point dtype can require gradients, "
+                f"got {self.dtype.name}"
+            )
+        self._requires_grad = bool(value)
+
+    # ---- autograd ---------------------------------------------------------------------------
+    def backward(self, gradient=None, retain_graph=None, create_graph: bool = False) -> None:
+        """Accumulate d(self)/d(leaf) into ``leaf.grad``; ``gradient`` is required unless
+        ``self`` has one element."""
+        autograd.backward(self, gradient, retain_graph, create_graph)
+
+    def detach(self) -> Tensor:
+        """The same data (and version counter) without history."""
+        return Tensor._make(self._data, self._device, None, 0, self._vc)
+
+    def detach_(self) -> Tensor:
+        self._node = None
+        self._requires_grad = False
+        return self
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        self.requires_grad = requires_grad
+        return self
+
+    def retain_grad(self) -> None:
+        """Keep ``.grad`` for this non-leaf tensor during backward."""
+        if self._node is None:
+            if not self._requires_grad:
+                raise RuntimeError("retain_grad: can't retain_grad on a tensor that has "
+                                   "requires_grad=False")
+            return
+        autograd.retain_node_grad(self._node, self._out_idx, self)
+
+    @property
+    def retains_grad(self) -> bool:
+        node = self._node
+        return bool(node is not None and node.retained and self._out_idx in node.retained)
+
+    def register_hook(self, hook) -> autograd.RemovableHandle:
+        """``hook(grad) -> Tensor | None`` runs when this tensor's gradient is computed."""
+        if not self._requires_grad:
+            raise RuntimeError("register_hook: cannot register a hook on a tensor that doesn't "
+                               "require gradient")
+        if self._node is not None:
+            return autograd.register_node_hook(self._node, self._out_idx, hook)
+        if self._hooks is None:
+            self._hooks = []
+        self._hooks.append(hook)
+        return autograd.RemovableHandle(self._hooks, hook)
+
+    # ---- conversion ---------------------------------------------------------------------------
+    def numpy(self, *, force: bool = False) -> np.ndarray:
+        """The data as a NumPy array (shares memory on the CPU, like torch)."""
+        if self._requires_grad and not force:
+            raise RuntimeError("numpy: can't call numpy() on a tensor that requires grad; use "
+                               "tensor.detach().numpy()")
+        return self._device.to_numpy(self._data)
+
+    def __array__(self, dtype=None, copy=None):
+        array = self._device.to_numpy(self._data)
+        return array if dtype is None else array.astype(dtype, copy=False)
+
+    def __dlpack__(self, *args, **kwargs):
+        return self._data.__dlpack__(*args, **kwargs)
+
+    def __dlpack_device__(self):
+        return self._data.__dlpack_device__()
+
+    def item(self):
+        """The value of a one-element tensor as a Python scalar."""
+        if self._data.size != 1:
+            raise ValueError(f"item: a Tensor with {self._data.size} elements cannot be converted "
+                             "to Scalar")
+        return self._device.to_numpy(self._data).reshape(()).item()
+
+    def tolist(self):
+        return self._device.to_numpy(self._data).tolist()
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __bool__(self) -> bool:
+        if self._data.size != 1:
+            raise RuntimeError(f"bool: boolean value of a Tensor with {self._data.size} elements "
+                               "is ambiguous")
+        return bool(self.item())
+
+    def __index__(self) -> int:
+        if self.dtype.category != 1 or self._data.size != 1:
+            raise TypeError("only integer tensors of a single element can be converted to an index")
+        return int(self.item())
+
+    def to(self, *args, **kwargs) -> Tensor:
+        """``to(dtype)``, ``to(device)``, ``to(device, dtype)`` or ``to(other_tensor)``."""
+        from .ops.elementwise import cast, to_device
+
+        device = kwargs.pop("device", None)
+        dtype = kwargs.pop("dtype", None)
+        kwargs.pop("non_blocking", None)
+        kwargs.pop("copy", None)
+        if kwargs:
+            raise TypeError(f"to: unexpected arguments {sorted(kwargs)}")
+        for a in args:
+            if isinstance(a, Tensor):
+                device, dtype = a.device, a.dtype
+            elif isinstance(a, (DType, type)) or _is_torch_dtype(a):
+                dtype = a
+            elif isinstance(a, (str, Device)) or type(a).__name__ == "device":
+                device = a
+            else:
+                dtype = a
+        out = self
+        if device is not None and get_device(device) is not self._device:
+            out = to_device(out, get_device(device))
+        if dtype is not None:
+            out = cast(out, dtypes.to_dtype(dtype, "to"))
+        return out
+
+    def cpu(self) -> Tensor:
+        return self.to("cpu")
+
+    def cuda(self, device=None) -> Tensor:
+        return self.to("cuda" if device is None else f"cuda:{int(device)}")
+
+    def type_as(self, other: Tensor) -> Tensor:
+        return self.to(other.dtype)
+
+    def float(self) -> Tensor:
+        return self.to(dtypes.float32)
+
+    def double(self) -> Tensor:
+        return self.to(dtypes.float64)
+
+    def half(self) -> Tensor:
+        return self.to(dtypes.float16)
+
+    def long(self) -> Tensor:
+        return self.to(dtypes.int64)
+
+    def int(self) -> Tensor:
+        return self.to(dtypes.int32)
+
+    def bool(self) -> Tensor:
+        return self.to(dtypes.bool_)
+
+    # ---- in-place ---------------------------------------------------------------------------
+    def _inplace(self, op: str, fn, *args) -> Tensor:
+        """Replace this tensor's value by ``fn(self, *args)`` in memory, keeping autograd right.
+
+        Without graph recording the result is written straight into the array and the version
+        counter is bumped (saved copies of the old value then refuse to backward). With
+        recording, the new value gets its own history: the old value is copied into a fresh
+        tensor that ``fn`` consumes, and this tensor is rebased onto ``fn``'s node.
+        """
+        tracked = is_grad_enabled() and (
+            self._requires_grad or any(isinstance(a, Tensor) and a._requires_grad for a in args))
+        if tracked:
+            node = self._node
+            if node is None and self._requires_grad:
+                raise RuntimeError(
+                    f"{op}: a leaf tensor that requires grad is being used in an in-place "
+                    "operation; wrap it in no_grad() or clone() it first")
+            if node is not None and node.is_view:
+                raise RuntimeError(
+                    f"{op}: in-place operation on a view ({node.name}) of a tensor that "
+                    "requires grad is not supported; use the out-of-place op instead")
+            old = Tensor._make(self._data.copy(), self._device, node, self._out_idx)
+            old._requires_grad = self._requires_grad
+            result = fn(old, *args)
+        else:
+            result = fn(self.detach(), *args)
+        if result.shape != self.shape:
+            raise ValueError(f"{op}: the result of shape {result.shape} cannot be written into a "
+                             f"tensor of shape {self.shape}")
+        if dtypes.promote_types(result.dtype, self.dtype) is not self.dtype:
+            raise DTypeError(f"{op}: result type {result.dtype.name} can't be cast to the desired "
+                             f"output type {self.dtype.name}")
+        try:
+            self._data[...] = result._data
+        except ValueError as exc:  # read-only (expanded) arrays
+            raise RuntimeError(f"{op}: cannot write into this tensor ({exc}); clone() it first") \
+                from None
+        self._vc[0] += 1
+        if tracked:
+            self._node, self._out_idx = result._node, result._out_idx
+            self._requires_grad = result._requires_grad
+        return self
+
+    def add_(self, other, *, alpha=1) -> Tensor:
+        return self._inplace("add_", lambda s, o: s.add(o, alpha=alpha), other)
+
+    def sub_(self, other, *, alpha=1) -> Tensor:
+        return self._inplace("sub_", lambda s, o: s.sub(o, alpha=alpha), other)
+
+    def mul_(self, other) -> Tensor:
+        return self._inplace("mul_", lambda s, o: s * o, other)
+
+    def div_(self, other, *, rounding_mode=None) -> Tensor:
+        return self._inplace("div_", lambda s, o: s.div(o, rounding_mode=rounding_mode), other)
+
+    def pow_(self, exponent) -> Tensor:
+        return self._inplace("pow_", lambda s, o: s.pow(o), exponent)
+
+    def clamp_(self, min=None, max=None) -> Tensor:
+        return self._inplace("clamp_", lambda s: s.clamp(min, max))
+
+    def copy_(self, src) -> Tensor:
+        """Copy ``src`` (broadcast and cast to this dtype) into this tensor; grads flow to src."""
+        if not isinstance(src, Tensor):
+            src = Tensor(src, device=self._device)
+        return self._inplace("copy_", lambda s, o: o.to(s.dtype).expand(s.shape).clone(), src)
+
+    def _write(self, op: str, value) -> Tensor:
+        """Overwrite the data outside the graph (fill_, zero_, copy_ of a constant)."""
+        if is_grad_enabled() and self._requires_grad and self._node is None:
+            raise RuntimeError(f"{op}: a leaf tensor that requires grad is being used in an "
+                               "in-place operation; wrap it in no_grad() first")
+        value = value._data if isinstance(value, Tensor) else value
+        try:
+            self._data[...] = value
+        except ValueError as exc:
+            raise ValueError(f"{op}: cannot write a value of shape {np.shape(value)} into a tensor"
+                             f" of shape {self.shape} ({exc})") from None
+        self._vc[0] += 1
+        if self._node is not None and is_grad_enabled():
+            self._node, self._requires_grad = None, False  # the new value has no history
+        return self
+
+    def zero_(self) -> Tensor:
+        return self._write("zero_", 0)
+
+    def fill_(self, value) -> Tensor:
+        return self._write("fill_", value)
+
+    def __iadd__(self, other):
+        return self.add_(other)
+
+    def __isub__(self, other):
+        return self.sub_(other)
+
+    def __imul__(self, other):
+        return self.mul_(other)
+
+    def __itruediv__(self, other):
+        return self.div_(other)
+
+    def __setitem__(self, index, value) -> None:
+        """Assignment outside the graph (the target must not require grad in grad mode)."""
+        from .ops.movement import normalize_index
+
+        if is_grad_enabled() and (self._requires_grad or (isinstance(value, Tensor)
+                                                         and value._requires_grad)):
+            raise RuntimeError(
+                "setitem: assignment into a tensor that requires grad (or of a value that "
+                "requires grad) is not supported; use where / masked_fill / cat, or no_grad()")
+        idx, _ = normalize_index(index, self, "setitem")
+        value = value.to(self.dtype)._data if isinstance(value, Tensor) else value
+        try:
+            self._data[idx] = value
+        except (ValueError, IndexError) as exc:
+            raise type(exc)(f"setitem: {exc} (tensor shape {self.shape})") from None
+        self._vc[0] += 1
+
+    # ---- python protocol ---------------------------------------------------------------------
+    def __len__(self) -> int:
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.shape[0]
+
+    def __iter__(self):
+        if self.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self.shape[0]))
+
+    def __repr__(self) -> str:
+        body = np.array2string(self._device.to_numpy(self._data), separator=", ", precision=4,
+                               prefix="tensor(")
+        extras = []
+        if self.dtype not in (dtypes.float32, dtypes.int64, dtypes.bool_) or self._data.size == 0:
+            extras.append(f"dtype={self.dtype!r}")
+        if self._device.type != "cpu":
+            extras.append(f"device='{self._device}'")
+        if self._node is not None:
+            extras.append(f"grad_fn={self._node!r}")
+        elif self._requires_grad:
+            extras.append("requires_grad=True")
+        return "tensor(" + ", ".join([body] + extras) + ")"
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    def __reduce__(self):
+        raise TypeError("Tensor objects are not pickled; use tl.save (safetensors) instead")
+
+
+def _is_torch_dtype(obj) -> bool:
+    return type(obj).__module__ == "torch" and type(obj).__name__ == "dtype"
+
+
+def _to_numpy(data, dtype: DType | None) -> np.ndarray:
+    """NumPy array for the constructor, applying torch's default-dtype inference."""
+    if isinstance(data, Tensor):
+        array = data._device.to_numpy(data._data).copy()
+    elif isinstance(data, np.ndarray):
+        array = data.copy()
+    elif hasattr(data, "__dlpack__") and not isinstance(data, (list, tuple)):
+        array = np.array(data)  # torch/cupy tensors go through __array__ / dlpack
+    else:
+        if isinstance(data, (list, tuple)):
+            data = _unwrap_nested(data)
+        array = np.asarray(data)
+        if array.dtype == np.float64 and not isinstance(data, np.generic):
+            array = array.astype(np.float32)  # Python floats: the default dtype
+        elif array.dtype.kind == "U" or array.dtype == object:
+            raise TypeError(f"tensor: can't build a tensor from {type(data).__name__} "
+                            f"(got elements of dtype {array.dtype})")
+    if dtype is not None:
+        array = array.astype(dtype.np, copy=False)
+    return array
+
+
+def _unwrap_nested(data):
+    """Turn Tensors/0-d arrays inside nested lists into plain values."""
+    if isinstance(data, (list, tuple)):
+        return [_unwrap_nested(d) for d in data]
+    if isinstance(data, Tensor):
+        return data._device.to_numpy(data._data)
+    return data
+
+
+autograd.Tensor = Tensor
+
+
+def _bind() -> None:
+    from . import tensor_methods
+
+    tensor_methods.bind_ops()
+
+
+_bind()
