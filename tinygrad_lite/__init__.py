@@ -6,7 +6,7 @@ from .autograd import enable_grad, is_grad_enabled, no_grad
 from .creation import (arange, empty, empty_like, eye, from_dlpack, from_numpy, full, full_like,
                        linspace, manual_seed, ones, ones_like, rand, rand_like, randint, randn,
                        randn_like, tensor, zeros, zeros_like)
-from .device import Device as device
+from .device import Device, get_device as device  # tl.device('cpu'), like torch.device
 from .dtypes import (bool_ as bool, float16, float32, float64, int8, int16, int32, int64,
                      uint8)
 from .functions import *  # noqa: F401,F403  (tl.exp, tl.cat, ... twins of Tensor methods)

@@ -169,9 +169,8 @@ class Function:
                     f"now at version {vc[0]})"
                 )
 
-    @property
     def name(self) -> str:
-        return type(self).__name__
+        return type(self).__name__ + "Backward"
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__}Backward>"
@@ -241,19 +240,26 @@ class Primitive(Function):
     def apply(cls, *inputs, **kwargs):
         node = cls.__new__(cls)
         device = inputs[0]._device
-        for t in inputs:
-            if t._device is not device:
-                raise RuntimeError(
-                    f"{cls.__name__.lower()}: expected all tensors on the same device, got "
-                    f"{device} and {t._device}"
-                )
         node.device = device
-        out = cls.forward(node, *[t._data for t in inputs], **kwargs)
+        if len(inputs) == 1:
+            out = cls.forward(node, inputs[0]._data, **kwargs)
+        else:
+            for t in inputs:
+                if t._device is not device:
+                    raise RuntimeError(
+                        f"{cls.__name__.lower()}: expected all tensors on the same device, got "
+                        f"{device} and {t._device}")
+            out = cls.forward(node, *[t._data for t in inputs], **kwargs)
         if _mode.enabled:
-            needs = tuple(t.requires_grad for t in inputs)
+            needs = tuple([t._requires_grad for t in inputs])
             if True in needs:
-                node._init_node(inputs, needs)
-                node.saved = None
+                node.inputs = inputs
+                node.edges = tuple([None if t._node is None else (t._node, t._out_idx)
+                                    for t in inputs])
+                node.needs_input_grad = needs
+                node.seq = next(_seq)
+                node.hooks = node.retained = node.saved = None
+                node.freed = False
                 node.versions = [(inputs[i]._vc, inputs[i]._vc[0]) for i in cls.saves_inputs]
                 if cls.is_view:
                     vc = inputs[0]._vc
@@ -271,7 +277,7 @@ class Primitive(Function):
 def _check_grad(node, i, inp, g):
     if g.shape != inp.shape:
         raise RuntimeError(
-            f"{node.name}: backward returned a gradient of shape {tuple(g.shape)} for input {i}, "
+            f"{node.name()}: backward returned a gradient of shape {tuple(g.shape)} for input {i}, "
             f"expected {tuple(inp.shape)}"
         )
     return g if g.dtype is inp.dtype else g.to(inp.dtype)
@@ -327,18 +333,19 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, capt
                 _run_node_hooks(node, grads, create_graph)
             if node in cap_nodes:
                 for i, k in cap_nodes[node]:
-                    captured[k] = grads[i]
-            node._check_saved()
-            if any(g is None for g in grads):  # multi-output Function, some outputs unused
+                    captured[k] = _owned(grads[i], create_graph)
+            if node.freed or node.versions:
+                node._check_saved()
+            if node.n_outputs != 1 and any(g is None for g in grads):  # unused outputs
                 grads = [g if g is not None else _zeros(node.out_meta[i], node.device)
                          for i, g in enumerate(grads)]
             in_grads = type(node).backward(node, *grads)
             if not isinstance(in_grads, tuple):
                 in_grads = (in_grads,)
-            if len(in_grads) < len(node.inputs):
+            if len(in_grads) != len(node.inputs):
                 raise RuntimeError(
-                    f"{node.name}: backward returned {len(in_grads)} gradients, expected "
-                    f"{len(node.inputs)} (one per forward input)"
+                    f"{node.name()}: backward returned an incorrect number of gradients "
+                    f"(expected {len(node.inputs)}, one per forward input, got {len(in_grads)})"
                 )
             for i, (inp, need, g) in enumerate(zip(node.inputs, node.needs_input_grad, in_grads)):
                 if need and g is not None:
@@ -351,14 +358,31 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, capt
                 g = r if r is not None else g
             if captured is not None:
                 for k in cap_leaves.get(id(t), ()):
-                    captured[k] = g
-            elif t.grad is None:
-                t.grad = g if create_graph else g.detach()
+                    captured[k] = _owned(g, create_graph)
             else:
-                t.grad = t.grad + g if create_graph else (t.grad + g).detach()
+                _accumulate(t, g, create_graph)
     finally:
         _mode.enabled = prev_mode
     return captured
+
+
+def _owned(g, create_graph: bool):
+    """A gradient the caller may keep and modify: backward results can alias each other (add
+    passes one gradient to both inputs) or be read-only broadcast views (sum's backward)."""
+    if create_graph:
+        return g
+    return Tensor._make(g._device.xp.array(g._data, copy=True), g._device)
+
+
+def _accumulate(t, g, create_graph: bool) -> None:
+    """``t.grad += g``: in place into a buffer we own, out of place when building a graph."""
+    if t.grad is None:
+        t.grad = _owned(g, create_graph)
+    elif create_graph or t.grad._requires_grad:
+        t.grad = t.grad + g
+    else:
+        t.grad._data += g._data
+        t.grad._vc[0] += 1
 
 
 def _run_node_hooks(node, grads, create_graph):
@@ -369,8 +393,7 @@ def _run_node_hooks(node, grads, create_graph):
     for i, ref in (node.retained or {}).items():
         t = ref()
         if t is not None and grads[i] is not None:
-            g = grads[i] if create_graph else grads[i].detach()
-            t.grad = g if t.grad is None else t.grad + g
+            _accumulate(t, grads[i], create_graph)
 
 
 def _zeros(meta, device):

@@ -123,10 +123,16 @@ def get_device(device=None) -> Device:
     name = str(device)  # also accepts torch.device objects
     if name in _devices:
         return _devices[name]
+    if name == "cpu:0":
+        return CPU
     kind, _, idx = name.partition(":")
     if kind == "cuda":
         index = int(idx) if idx else 0
-        dev = _devices.get(f"cuda:{index}") or CUDADevice(index)
+        dev = _devices.get(f"cuda:{index}")
+        if dev is None:
+            dev = CUDADevice(index)
+            if _seed is not None:
+                dev.seed(_seed)
         _devices[f"cuda:{index}"] = dev
         if not idx:
             _devices["cuda"] = dev
@@ -148,7 +154,12 @@ def cuda_synchronize() -> None:
     get_device("cuda").xp.cuda.Device().synchronize()
 
 
+_seed: int | None = None
+
+
 def manual_seed(seed: int) -> None:
-    """Seed the random generator of every device that has been created."""
+    """Seed the random generator of every device (devices created later are seeded too)."""
+    global _seed
+    _seed = int(seed)
     for dev in set(_devices.values()):
-        dev.seed(int(seed))
+        dev.seed(_seed)

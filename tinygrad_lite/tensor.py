@@ -17,7 +17,7 @@ from .dtypes import DType
 from .errors import DTypeError
 from .tensor_methods import MathMixin, MovementMixin, ReduceMixin
 
-_PY_SCALARS = (bool, int, float)
+_BY_NP = dtypes._BY_NP
 
 
 class Tensor(MathMixin, ReduceMixin, MovementMixin):
@@ -59,7 +59,7 @@ class Tensor(MathMixin, ReduceMixin, MovementMixin):
             data = device.xp.asarray(data)
         t._data = data
         t._device = device
-        t.dtype = dtypes.from_numpy_dtype(data.dtype)
+        t.dtype = _BY_NP.get(data.dtype) or dtypes.from_numpy_dtype(data.dtype)
         t._node = node
         t._out_idx = out_idx
         t._requires_grad = node is not None
@@ -182,7 +182,9 @@ class Tensor(MathMixin, ReduceMixin, MovementMixin):
 
     def __array__(self, dtype=None, copy=None):
         array = self._device.to_numpy(self._data)
-        return array if dtype is None else array.astype(dtype, copy=False)
+        if dtype is not None:
+            array = array.astype(dtype, copy=bool(copy))
+        return array.copy() if copy and dtype is None else array
 
     def __dlpack__(self, *args, **kwargs):
         return self._data.__dlpack__(*args, **kwargs)
@@ -289,7 +291,7 @@ class Tensor(MathMixin, ReduceMixin, MovementMixin):
                     "operation; wrap it in no_grad() or clone() it first")
             if node is not None and node.is_view:
                 raise RuntimeError(
-                    f"{op}: in-place operation on a view ({node.name}) of a tensor that "
+                    f"{op}: in-place operation on a view ({node.name()}) of a tensor that "
                     "requires grad is not supported; use the out-of-place op instead")
             old = Tensor._make(self._data.copy(), self._device, node, self._out_idx)
             old._requires_grad = self._requires_grad

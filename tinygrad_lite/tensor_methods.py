@@ -334,7 +334,8 @@ class MovementMixin:
         if self.ndim < 2:
             raise ValueError(f"mT: expects a tensor with >= 2 dims, got shape "
                              f"{tuple(self.shape)}")
-        return M.transpose(self, -2, -1)
+        n = self.ndim
+        return M.Permute.apply(self, dims=tuple(range(n - 2)) + (n - 1, n - 2))
 
     def expand(self, *sizes):
         return M.expand(self, *sizes)

@@ -31,11 +31,22 @@ def operands(a, b, op: str, ref: Tensor | None = None) -> tuple[Tensor, Tensor]:
         ref = a if isinstance(a, Tensor) else b
     if not isinstance(ref, Tensor):
         raise TypeError(f"{op}: expected at least one Tensor operand")
-    for x in (a, b):
-        if not isinstance(x, (Tensor, bool, int, float)):
-            raise TypeError(f"{op}: unsupported operand type {type(x).__name__}")
+    if not isinstance(a, (Tensor, bool, int, float)):
+        a = _scalar(a, op)
+    if not isinstance(b, (Tensor, bool, int, float)):
+        b = _scalar(b, op)
     dt = dtypes.result_type((a, b))
     return _as(a, dt, ref), _as(b, dt, ref)
+
+
+def _scalar(x, op: str):
+    """NumPy scalars and 0-d arrays act like the Python number they hold (as in torch)."""
+    if getattr(x, "ndim", None) == 0 and getattr(x, "dtype", None) is not None:
+        try:
+            return x.item()
+        except (AttributeError, ValueError):
+            pass
+    raise TypeError(f"{op}: unsupported operand type {type(x).__name__}")
 
 
 def _as(x, dt, ref):

@@ -20,8 +20,9 @@ class MatMul(Primitive):
     def backward(ctx, g):
         a, b = ctx.inputs
         na, nb = ctx.needs_input_grad
-        return (unbroadcast(g @ b.mT, a.shape) if na else None,
-                unbroadcast(a.mT @ g, b.shape) if nb else None)
+        # operands are known to be valid here: skip matmul()'s checks
+        return (unbroadcast(MatMul.apply(g, b.mT), a.shape) if na else None,
+                unbroadcast(MatMul.apply(a.mT, g), b.shape) if nb else None)
 
 
 def matmul(a: Tensor, b: Tensor) -> Tensor:

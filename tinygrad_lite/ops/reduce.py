@@ -22,7 +22,7 @@ def _kept_shape(shape, dims):
 
 def _expand_back(g: Tensor, x: Tensor, dims, keepdim: bool) -> Tensor:
     """Broadcast a reduced gradient back to the input's shape."""
-    if not keepdim:
+    if not keepdim and g.ndim:  # a 0-d gradient broadcasts without the reshape
         g = g.reshape(_kept_shape(x.shape, dims))
     return g.expand(x.shape)
 

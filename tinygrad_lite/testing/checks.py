@@ -261,37 +261,40 @@ def _numerical_jacobians(fn, inputs, i, out_idx, out_sizes, eps, op) -> list[np.
     return jac
 
 
-def _vjp(out, diff_inputs, v: np.ndarray, j: int, op: str) -> list[np.ndarray]:
-    """``v @ J`` for output ``out``: one flattened gradient per differentiable input."""
+def _vjp(out, diff_inputs, v: np.ndarray, j: int, nondet_tol: float, op: str) -> list[np.ndarray]:
+    """``v @ J`` for output ``out``: one flattened gradient per differentiable input.
+
+    Backward runs twice and the two results must agree within ``nondet_tol``: a backward that
+    depends on hidden state (or is not reentrant) would make any single comparison meaningless.
+    """
     if not out.requires_grad:  # output is constant in the inputs: its Jacobian is zero
         return [np.zeros(x.numel()) for x in diff_inputs]
-    grads = tl.autograd.grad([out], list(diff_inputs), grad_outputs=[_new_tensor(out, v)],
-                             retain_graph=True, allow_unused=True)
-    result = []
-    for x, g in zip(diff_inputs, grads):
-        if g is not None and tuple(g.shape) != tuple(x.shape):
-            raise GradcheckError(f"{op}: gradient for an input of shape {tuple(x.shape)} has "
-                                 f"shape {tuple(g.shape)} (output {j})")
+    runs = []
+    for _ in range(2):
+        grads = tl.autograd.grad([out], list(diff_inputs), grad_outputs=[_new_tensor(out, v)],
+                                 retain_graph=True, allow_unused=True)
+        for x, g in zip(diff_inputs, grads):
+            if g is not None and tuple(g.shape) != tuple(x.shape):
+                raise GradcheckError(f"{op}: gradient for an input of shape {tuple(x.shape)} "
+                                     f"has shape {tuple(g.shape)} (output {j})")
         # None means "does not depend on it": numerically that must be an all-zero block.
-        result.append(np.zeros(x.numel()) if g is None else _values(g))
-    return result
+        runs.append([np.zeros(x.numel()) if g is None else _values(g)
+                     for x, g in zip(diff_inputs, grads)])
+    for g1, g2 in zip(*runs):
+        if g1.size and np.max(np.abs(g1 - g2)) > nondet_tol:
+            raise GradcheckError(f"{op}: backward is not reentrant: two backward passes for output "
+                                 f"{j} differ by {np.max(np.abs(g1 - g2)):.3g} "
+                                 f"(nondet_tol={nondet_tol})")
+    return runs[0]
 
 
 def _analytical_jacobians(out, diff_inputs, j, nondet_tol, op) -> list[np.ndarray]:
-    """Row r of each block is the gradient for the unit upstream gradient e_r; computed twice to
-    catch a backward that is not deterministic/reentrant."""
+    """Row r of each (out_numel, in_numel) block is the gradient for the one-hot upstream e_r."""
     m = out.numel()
     jac = [np.zeros((m, x.numel())) for x in diff_inputs]
     for r in range(m):
-        unit = np.zeros(m)
-        unit[r] = 1.0
-        first, second = (_vjp(out, diff_inputs, unit, j, op) for _ in range(2))
-        for k, (g1, g2) in enumerate(zip(first, second)):
-            if g1.size and np.max(np.abs(g1 - g2)) > nondet_tol:
-                raise GradcheckError(f"{op}: backward is not reentrant: two backward passes for "
-                                     f"output {j} gave gradients differing by "
-                                     f"{np.max(np.abs(g1 - g2)):.3g} (nondet_tol={nondet_tol})")
-            jac[k][r] = g1
+        for block, row in zip(jac, _vjp(out, diff_inputs, np.eye(1, m, r)[0], j, nondet_tol, op)):
+            block[r] = row
     return jac
 
 
@@ -311,31 +314,29 @@ def _jacobian_report(j, i, ana, num, rtol, atol, op) -> str:
 
 
 def _unit(rng: np.random.Generator, n: int) -> np.ndarray:
-    u = rng.standard_normal(n)
-    return u / np.linalg.norm(u)
+    # Non-negative entries: a systematic error in J then adds up along u and v instead of
+    # cancelling like a random walk, so it grows as fast as the atol allowance below.
+    u = rng.uniform(0.1, 1.0, n)
+    return u / np.linalg.norm(u) if n else u
 
 
 def _fast_check(fn, inputs, diff_idx, outs, out_idx, eps, atol, rtol, nondet_tol, seed, op):
-    """Compare ``v . (J u)`` from one central difference with ``u . (J^T v)`` from one backward
-    per output, for random unit u (input space) and v (output space)."""
+    """Compare ``v . (J u)`` from one central difference per input with ``u . (J^T v)`` from one
+    backward per output, for random unit u (input space) and v (output space)."""
     rng = np.random.default_rng(seed)
-    us = [_unit(rng, inputs[i].numel()) if inputs[i].numel() else np.zeros(0) for i in diff_idx]
-    vs = [_unit(rng, outs[j].numel()) if outs[j].numel() else np.zeros(0) for j in out_idx]
+    us = [_unit(rng, inputs[i].numel()) for i in diff_idx]
+    vs = [_unit(rng, outs[j].numel()) for j in out_idx]
     diff_inputs = [inputs[i] for i in diff_idx]
+    vjps = [_vjp(outs[j], diff_inputs, v, j, nondet_tol, op) for j, v in zip(out_idx, vs)]
     for k, (i, u) in enumerate(zip(diff_idx, us)):
         base = _values(inputs[i])
         f_plus = _perturbed_outputs(fn, inputs, i, base + eps * u, out_idx, op)
         f_minus = _perturbed_outputs(fn, inputs, i, base - eps * u, out_idx, op)
         for n, (j, v) in enumerate(zip(out_idx, vs)):
-            if not (u.size and v.size):
-                continue
             numerical = float(v @ ((f_plus[n] - f_minus[n]) / (2 * eps)))
-            first, second = (_vjp(outs[j], diff_inputs, v, j, op)[k] for _ in range(2))
-            if np.max(np.abs(first - second)) > nondet_tol:
-                raise GradcheckError(f"{op}: backward is not reentrant for output {j} (fast mode)")
-            analytical = float(u @ first)
+            analytical = float(u @ vjps[n][k])
             # Entrywise |a - b| <= atol summed through u and v: |v.(A-B)u| <= atol*sum|u|*sum|v|.
-            allowed = atol * np.abs(u).sum() * np.abs(v).sum() + rtol * abs(numerical)
+            allowed = atol * u.sum() * v.sum() + rtol * abs(numerical)
             if abs(analytical - numerical) > allowed:
                 text = (f"{op} (fast mode): mismatch for output {j} with respect to input {i}: "
                         f"v.(J u) analytical {analytical:.6g} vs numerical {numerical:.6g}, "
@@ -352,17 +353,27 @@ def _gradcheck(fn, inputs, eps, atol, rtol, fast_mode, nondet_tol, seed, op) -> 
     outs = _call(fn, inputs, op)
     out_idx = [j for j, o in enumerate(outs) if _is_float(o)]  # int/bool outputs have no gradient
     if fast_mode:
-        _fast_check(fn, inputs, diff_idx, outs, out_idx, eps, atol, rtol, nondet_tol, seed, op)
-        return
+        return _fast_check(fn, inputs, diff_idx, outs, out_idx, eps, atol, rtol, nondet_tol, seed,
+                           op)
     diff_inputs = [inputs[i] for i in diff_idx]
     out_sizes = [outs[j].numel() for j in out_idx]
     numerical = [_numerical_jacobians(fn, inputs, i, out_idx, out_sizes, eps, op) for i in diff_idx]
     for n, j in enumerate(out_idx):
         analytical = _analytical_jacobians(outs[j], diff_inputs, j, nondet_tol, op)
         for k, i in enumerate(diff_idx):
-            ana, num = analytical[k], numerical[k][n]
-            if not np.allclose(ana, num, rtol=rtol, atol=atol):
-                raise GradcheckError(_jacobian_report(j, i, ana, num, rtol, atol, op))
+            if not np.allclose(analytical[k], numerical[k][n], rtol=rtol, atol=atol):
+                raise GradcheckError(_jacobian_report(j, i, analytical[k], numerical[k][n], rtol,
+                                                      atol, op))
+
+
+def _verdict(check: Callable[[], None], raise_exception: bool) -> bool:
+    try:
+        check()
+    except GradcheckError:
+        if raise_exception:
+            raise
+        return False
+    return True
 
 
 def gradcheck(fn: Callable[..., Any], inputs: Any, *, eps: float = 1e-6, atol: float = 1e-5,
@@ -370,22 +381,21 @@ def gradcheck(fn: Callable[..., Any], inputs: Any, *, eps: float = 1e-6, atol: f
               nondet_tol: float = 0.0, seed: int = 0) -> bool:
     """Checks backward against central finite differences.
 
-    Full mode builds, for every differentiable output (shape ``out``, m elements) and every input
-    that requires grad (shape ``in``, n elements), the (m, n) Jacobian twice: numerically, perturbing
-    each input element by ±eps and rerunning ``fn`` under ``tl.no_grad()``, and analytically, one
-    ``tl.autograd.grad`` call per output element with a one-hot upstream gradient. They must agree
-    within ``|analytical - numerical| <= atol + rtol * |numerical|``. A gradient of None (input not
-    used) counts as zeros, so the numerical Jacobian must then be zero too. Fast mode draws random
-    unit vectors u (input space) and v (output space) and compares the scalar ``v . J u``: one
-    finite difference and one backward per output, for inputs too large for full Jacobians.
+    Full mode builds, for every floating output j (m elements) and every input i that requires
+    grad (n elements), the (m, n) Jacobian twice: numerically, perturbing each input element by
+    ±eps and rerunning ``fn`` under ``tl.no_grad()``, and analytically, one ``tl.autograd.grad``
+    call per output element with a one-hot upstream gradient. They must agree within
+    ``|analytical - numerical| <= atol + rtol * |numerical|``. A gradient of None (input unused)
+    counts as zeros, so the numerical Jacobian must be zero too. Fast mode draws random unit
+    vectors u (input space) and v (output space) and compares the scalar ``v . J u``: one finite
+    difference per input and one backward per output, for inputs too large for full Jacobians.
 
     Args:
         fn: function of the inputs returning a Tensor or a tuple of Tensors.
         inputs: a Tensor or a tuple of Tensors (other objects are passed through); those with
             ``requires_grad=True`` are checked and must be float64.
         eps: finite-difference step.
-        atol: absolute tolerance.
-        rtol: relative tolerance.
+        atol, rtol: absolute and relative tolerance.
         raise_exception: raise ``GradcheckError`` on mismatch; otherwise return False.
         fast_mode: compare random projections instead of full Jacobians.
         nondet_tol: how much two backward passes with the same upstream gradient may differ.
@@ -400,13 +410,8 @@ def gradcheck(fn: Callable[..., Any], inputs: Any, *, eps: float = 1e-6, atol: f
         TypeError: an input that requires grad is not float64, or fn returned a non-Tensor.
         ValueError: no input requires grad.
     """
-    try:
-        _gradcheck(fn, inputs, eps, atol, rtol, fast_mode, nondet_tol, seed, "gradcheck")
-    except GradcheckError:
-        if raise_exception:
-            raise
-        return False
-    return True
+    return _verdict(lambda: _gradcheck(fn, inputs, eps, atol, rtol, fast_mode, nondet_tol, seed,
+                                       "gradcheck"), raise_exception)
 
 
 def gradgradcheck(fn: Callable[..., Any], inputs: Any, grad_outputs: Any = None, *,
@@ -415,9 +420,11 @@ def gradgradcheck(fn: Callable[..., Any], inputs: Any, grad_outputs: Any = None,
     """Checks second derivatives: ``gradcheck`` of the backward pass itself.
 
     The checked function maps ``(inputs..., grad_outputs...)`` to
-    ``tl.autograd.grad(fn(*inputs), inputs, grad_outputs, create_graph=True)`` (zeros for inputs
-    that are unused), so both the dependence of the gradient on the inputs (the Hessian-vector
-    product) and on the upstream gradient are compared with finite differences.
+    ``tl.autograd.grad(fn(*inputs), inputs, grad_outputs, create_graph=True)`` (zeros for unused
+    inputs), so the gradient's dependence on the inputs (Hessian-vector products) and on the
+    upstream gradient are both compared with finite differences. In error messages, output k is
+    the gradient for the k-th input that requires grad, and input indices past ``len(inputs)``
+    are the grad_outputs.
 
     Args:
         fn: function of the inputs returning a Tensor or a tuple of Tensors.
@@ -433,7 +440,7 @@ def gradgradcheck(fn: Callable[..., Any], inputs: Any, grad_outputs: Any = None,
 
     Raises:
         GradcheckError: the double backward disagrees with finite differences of the backward.
-        TypeError, ValueError: as in ``gradcheck``, or grad_outputs of the wrong number.
+        TypeError, ValueError: as in ``gradcheck``, or a wrong number of grad_outputs.
     """
     op = "gradgradcheck"
     inputs, diff_idx = _check_inputs(inputs, op)
@@ -449,7 +456,6 @@ def gradgradcheck(fn: Callable[..., Any], inputs: Any, grad_outputs: Any = None,
     if len(grad_outputs) != len(out_idx):
         raise ValueError(f"{op}: got {len(grad_outputs)} grad_outputs for {len(out_idx)} "
                          "differentiable outputs")
-    n_in = len(inputs)
 
     def first_derivatives(*args: Any) -> tuple:
         args = list(args)
@@ -460,18 +466,12 @@ def gradgradcheck(fn: Callable[..., Any], inputs: Any, grad_outputs: Any = None,
                 if not args[i].requires_grad:
                     args[i] = args[i].detach().requires_grad_()
             ins = [args[i] for i in diff_idx]
-            outputs = _call(fn, args[:n_in], op)
+            outputs = _call(fn, args[:len(inputs)], op)
             grads = tl.autograd.grad([outputs[j] for j in out_idx], ins,
-                                     grad_outputs=list(args[n_in:]), create_graph=True,
+                                     grad_outputs=list(args[len(inputs):]), create_graph=True,
                                      allow_unused=True)
         return tuple(_new_tensor(x, np.zeros(x.numel())) if g is None else g
                      for x, g in zip(ins, grads))
 
-    try:
-        _gradcheck(first_derivatives, inputs + grad_outputs, eps, atol, rtol, fast_mode, 0.0,
-                   seed, op)
-    except GradcheckError:
-        if raise_exception:
-            raise
-        return False
-    return True
+    return _verdict(lambda: _gradcheck(first_derivatives, inputs + grad_outputs, eps, atol, rtol,
+                                       fast_mode, 0.0, seed, op), raise_exception)

@@ -148,9 +148,14 @@ def _arrays(draw, shape, dtype, elements, layout):
     shape = tuple(shape)
     layout = draw(st.sampled_from(LAYOUTS)) if layout is None else layout
     if layout == "transposed" and len(shape) >= 2:
-        perm = draw(st.permutations(range(len(shape))))
-        if perm == sorted(perm):  # identity would be contiguous again
-            perm = perm[::-1]
+        # Reorder only the axes longer than 1: moving size-1 axes leaves the array contiguous.
+        long_axes = [d for d, side in enumerate(shape) if side > 1]
+        order = draw(st.permutations(long_axes))
+        if len(order) >= 2 and order == long_axes:
+            order = order[::-1]
+        perm = list(range(len(shape)))
+        for axis, source in zip(long_axes, order):
+            perm[axis] = source
         base = draw(hnp.arrays(dtype, tuple(shape[p] for p in perm), elements=elements))
         return base.transpose(np.argsort(perm))
     values = draw(hnp.arrays(dtype, shape, elements=elements))
