@@ -23,8 +23,8 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -32,7 +32,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 
-import tinygrad_lite as tl  # noqa: E402
+import tinygrad_lite as tl
 
 CHAIN_LENGTH = 64
 
@@ -51,8 +51,9 @@ def chain(x, lib):
     return y
 
 
-def make_cases(lib) -> dict[str, Callable[[], None]]:
-    """Closures that run one forward+backward (or forward-only) of each case with `lib`."""
+def make_cases(lib) -> tuple[dict[str, Callable[[], None]], dict[str, object]]:
+    """Closures that run one forward+backward (or forward-only) of each case with `lib`,
+    and the leaf tensors they write gradients into (for the correctness check)."""
     rng = np.random.default_rng(0)
     v16 = rng.standard_normal(16).astype(np.float32)
     w16 = rng.standard_normal(16).astype(np.float32)
@@ -111,7 +112,7 @@ def make_cases(lib) -> dict[str, Callable[[], None]]:
         with no_grad():
             ma @ mb
 
-    return {
+    cases = {
         "add (16)": add,
         "mul (16)": mul,
         "exp (16)": exp,
@@ -123,6 +124,26 @@ def make_cases(lib) -> dict[str, Callable[[], None]]:
         "add (16), fwd, no_grad": add_fwd,
         "matmul (8x8), fwd, no_grad": matmul_fwd,
     }
+    return cases, {"a": a, "b": b, "ma": ma, "mb": mb}
+
+
+def check_same_work(name, ours_fn, torch_fn, ours_leaves, torch_leaves) -> None:
+    """Run a case once in each library and compare the gradients: a benchmark of two different
+    computations (or of a backward that silently did nothing) would be meaningless."""
+    for leaf in (*ours_leaves.values(), *torch_leaves.values()):
+        leaf.grad = None
+    ours_fn()
+    torch_fn()
+    for key, ref in torch_leaves.items():
+        got = ours_leaves[key].grad
+        if ref.grad is None:
+            if got is not None:
+                raise SystemExit(
+                    f"{name}: tinygrad_lite wrote a gradient into {key}, torch did not"
+                )
+            continue
+        if got is None or not np.allclose(got.numpy(), ref.grad.numpy(), rtol=1e-4, atol=1e-5):
+            raise SystemExit(f"{name}: gradient of {key} differs from torch's")
 
 
 def time_batch(fn: Callable[[], None], n: int) -> float:
@@ -147,7 +168,11 @@ def measure(tl_fn, torch_fn, rounds: int, batch_ns: float) -> tuple[float, float
     n = calibrate([tl_fn, torch_fn], batch_ns)
     ours, theirs = [], []
     for r in range(rounds):
-        order = ((tl_fn, ours), (torch_fn, theirs)) if r % 2 == 0 else ((torch_fn, theirs), (tl_fn, ours))
+        order = (
+            ((tl_fn, ours), (torch_fn, theirs))
+            if r % 2 == 0
+            else ((torch_fn, theirs), (tl_fn, ours))
+        )
         for fn, sink in order:
             sink.append(time_batch(fn, n))
     return statistics.median(ours) / 1e3, statistics.median(theirs) / 1e3
@@ -156,7 +181,12 @@ def measure(tl_fn, torch_fn, rounds: int, batch_ns: float) -> tuple[float, float
 def git_commit() -> str:
     try:
         out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=10
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
         )
         return out.stdout.strip() or "unknown (no commit)"
     except (OSError, subprocess.SubprocessError):
@@ -164,19 +194,26 @@ def git_commit() -> str:
 
 
 def header() -> str:
-    import numba  # noqa: PLC0415  (a dependency; only for the version string)
+    import numba  # a dependency; imported here only for the version string
 
     proc = platform.processor() or platform.machine()
     return "\n".join(
         [
             f"### Per-op overhead, CPU — {_dt.datetime.now().strftime('%Y-%m-%d %H:%M')}",
             "",
-            f"- commit `{git_commit()}`; python {platform.python_version()}, numpy {np.__version__}, "
-            f"torch {torch.__version__}, numba {numba.__version__}",
-            f"- machine: {platform.system()} {proc}, os.cpu_count()={os.cpu_count()}; torch threads: "
-            f"{torch.get_num_threads()} intra-op / {torch.get_num_interop_threads()} inter-op (defaults)",
-            "- tiny float32 tensors; forward+backward unless marked; interleaved batches, "
-            "median per call (`bench/overhead.py`)",
+            (
+                f"- commit `{git_commit()}`; python {platform.python_version()}, "
+                f"numpy {np.__version__}, torch {torch.__version__}, numba {numba.__version__}"
+            ),
+            (
+                f"- machine: {platform.system()} {proc}, os.cpu_count()={os.cpu_count()}; "
+                f"torch threads: {torch.get_num_threads()} intra-op / "
+                f"{torch.get_num_interop_threads()} inter-op (defaults)"
+            ),
+            (
+                "- tiny float32 tensors; forward+backward unless marked; interleaved batches, "
+                "median per call (`bench/overhead.py`)"
+            ),
         ]
     )
 
@@ -195,10 +232,13 @@ def main() -> None:
     parser.add_argument("--append-results", action="store_true", help="append to bench/RESULTS.md")
     args = parser.parse_args()
 
-    ours_cases, torch_cases = make_cases(tl), make_cases(torch)
+    (ours_cases, ours_leaves), (torch_cases, torch_leaves) = make_cases(tl), make_cases(torch)
     rows = []
     for name in ours_cases:
-        t_ours, t_torch = measure(ours_cases[name], torch_cases[name], args.rounds, args.batch_ms * 1e6)
+        check_same_work(name, ours_cases[name], torch_cases[name], ours_leaves, torch_leaves)
+        t_ours, t_torch = measure(
+            ours_cases[name], torch_cases[name], args.rounds, args.batch_ms * 1e6
+        )
         rows.append((name, t_ours, t_torch))
         print(f"  {name}: tl {t_ours:.1f} µs, torch {t_torch:.1f} µs", file=sys.stderr, flush=True)
 

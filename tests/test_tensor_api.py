@@ -7,7 +7,6 @@ dtype rules and device errors. Expected values come from torch on the same data.
 from __future__ import annotations
 
 import importlib.util
-import warnings
 
 import numpy as np
 import pytest
@@ -110,9 +109,10 @@ def test_T_and_mT_are_differentiable():
 
 @pytest.mark.parametrize("dtype_idx", range(len(DTYPES)))
 def test_numpy_values_and_dtype(dtype_idx):
-    ours_dt, torch_dt, np_dt = DTYPES[dtype_idx]
+    ours_dt, _, np_dt = DTYPES[dtype_idx]
     arr = (rand(2, 3) * 2).astype(np_dt)
     t = tl.tensor(arr)
+    assert t.dtype == ours_dt
     out = t.numpy()
     assert isinstance(out, np.ndarray)
     assert out.dtype == np_dt
@@ -147,7 +147,10 @@ def test_tolist(data):
     assert got == exp
     assert type(got) is type(exp)
     if isinstance(exp, list):
-        flat_got, flat_exp = np.ravel(np.array(got, dtype=object)), np.ravel(np.array(exp, dtype=object))
+        flat_got, flat_exp = (
+            np.ravel(np.array(got, dtype=object)),
+            np.ravel(np.array(exp, dtype=object)),
+        )
         assert [type(v) for v in flat_got] == [type(v) for v in flat_exp]
 
 
@@ -284,20 +287,28 @@ def test_array_protocol():
 
 
 def test_array_protocol_copy_is_independent():
+    # np.array() copies by default (NumPy 2 asks __array__ for copy=True and trusts it)
     t, tt = pair(rand(3))
-    out, out_t = np.array(t, copy=True), np.array(tt, copy=True)
+    out, out_t = np.array(t, copy=True), tt.numpy().copy()
     np.testing.assert_array_equal(out, out_t)
     out[0] = 123.0
     assert t.numpy()[0] == tt.numpy()[0] != 123.0
 
 
-def test_numpy_scalar_on_the_left_gives_a_tensor():
-    # torch defers to the tensor (high __array_priority__); a plain ndarray result would lose grad
-    t = tl.tensor(rand(3), requires_grad=True)
-    r = np.float32(2.0) * t
-    assert isinstance(r, tl.Tensor)
-    assert r.requires_grad
-    assert isinstance(np.float64(1.0) + tl.tensor(rand(3)), tl.Tensor)
+def test_numpy_scalars_as_operands_like_torch():
+    # torch treats NumPy scalars like Python scalars (no float32 -> float64 promotion) and, with
+    # its high __array_priority__, also wins when the NumPy scalar is on the left.
+    x, xt = pair(rand(3), requires_grad=True)
+    for ours, ref in [
+        (x * np.float32(2.0), xt * np.float32(2.0)),
+        (x + np.int64(1), xt + np.int64(1)),
+        (x - np.float16(0.5), xt - np.float16(0.5)),
+        (np.float32(2.0) * x, np.float32(2.0) * xt),
+        (np.float64(1.0) + x, np.float64(1.0) + xt),
+    ]:
+        assert isinstance(ours, tl.Tensor), f"got {type(ours).__name__}"
+        assert ours.requires_grad
+        same(ours, ref)
 
 
 @pytest.mark.parametrize("shape", [(5,), (2, 3), ()])
@@ -414,7 +425,9 @@ def test_tensor_and_Tensor_constructor_agree():
     np.testing.assert_array_equal(a.numpy(), b.numpy())
 
 
-@pytest.mark.parametrize("np_dtype", [np.float16, np.float32, np.float64, np.int32, np.int64, np.bool_])
+@pytest.mark.parametrize(
+    "np_dtype", [np.float16, np.float32, np.float64, np.int32, np.int64, np.bool_]
+)
 def test_tensor_from_numpy_keeps_dtype(np_dtype):
     arr = (rand(2, 2) * 3).astype(np_dtype)
     same(tl.tensor(arr), torch.tensor(arr))
@@ -462,7 +475,7 @@ def test_cuda_is_available_is_bool_and_false_without_cupy():
 def test_cuda_without_gpu_raises_helpful_error(make):
     if tl.cuda.is_available():
         pytest.skip("a GPU is available here")
-    with pytest.raises(RuntimeError, match="(?i)cupy|gpu|cuda"):
+    with pytest.raises(RuntimeError, match=r"(?i)cupy|gpu|cuda"):
         make()
     try:
         make()
