@@ -24,6 +24,9 @@ def operands(a, b, op: str, ref: Tensor | None = None) -> tuple[Tensor, Tensor]:
     if isinstance(a, Tensor) and isinstance(b, Tensor):
         if a.dtype is b.dtype:
             return a, b
+    elif type(b) is float and isinstance(a, Tensor) and a.dtype.category == 2:
+        # the most common mixed case (x * 0.5): a Python float never changes a float dtype
+        return a, Tensor._make(a._device.xp.asarray(b, dtype=a.dtype.np), a._device)
         if a._device is not b._device:
             raise RuntimeError(f"{op}: expected all tensors on the same device, got {a._device} "
                                f"and {b._device}")

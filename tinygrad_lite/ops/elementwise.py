@@ -209,7 +209,9 @@ class Add(Primitive):
 
     def backward(ctx, g):
         a, b = ctx.inputs
-        return unbroadcast(g, a.shape), unbroadcast(g, b.shape)
+        na, nb = ctx.needs_input_grad
+        return (unbroadcast(g, a.shape) if na else None,
+                unbroadcast(g, b.shape) if nb else None)
 
 
 class Sub(Primitive):
@@ -218,7 +220,9 @@ class Sub(Primitive):
 
     def backward(ctx, g):
         a, b = ctx.inputs
-        return unbroadcast(g, a.shape), unbroadcast(-g, b.shape)
+        na, nb = ctx.needs_input_grad
+        return (unbroadcast(g, a.shape) if na else None,
+                unbroadcast(-g, b.shape) if nb else None)
 
 
 class Mul(Primitive):
@@ -392,7 +396,7 @@ class Clamp(Primitive):
 # ---- functional front ends -------------------------------------------------------------------
 def _binary(cls, a, b, op: str):
     a, b = operands(a, b, op)
-    if a.shape != b.shape:
+    if a.shape != b.shape and a.ndim and b.ndim:  # 0-d operands always broadcast
         broadcast_shape(a.shape, b.shape, op=op)
     return cls.apply(a, b)
 

@@ -197,9 +197,10 @@ def arrays(shape: Shape, *, dtype: Any = "float64", elements: st.SearchStrategy 
 def _tensors(draw, shape, np_dtype, tl_dtype, elements, requires_grad, device, layout):
     shape = draw(shapes()) if shape is None else tuple(shape)
     values = draw(arrays(shape, dtype=np_dtype, elements=elements, layout=layout))
-    if device == "cpu" and not requires_grad:
-        return tl.from_numpy(values)  # keeps the drawn layout (a view, not a copy)
-    return tl.tensor(values, dtype=tl_dtype, device=device, requires_grad=requires_grad)
+    if device != "cpu":
+        return tl.tensor(values, dtype=tl_dtype, device=device, requires_grad=requires_grad)
+    tensor = tl.from_numpy(values)  # keeps the drawn layout (a view, not a copy)
+    return tensor.requires_grad_() if requires_grad else tensor
 
 
 def tensors(shape: Shape | None = None, *, dtype: Any = tl.float64,
