@@ -140,6 +140,7 @@ transpose = _M.transpose
 squeeze = _M.squeeze
 unsqueeze = _M.unsqueeze
 gather = _M.gather
+scatter_add = _M.scatter_add
 index_select = _M.index_select
 flip = _M.flip
 roll = _M.roll

@@ -401,15 +401,20 @@ def _binary(cls, a, b, op: str):
     return cls.apply(a, b)
 
 
+def _scaled(b, alpha):
+    if alpha == 1:
+        return b
+    return mul(b, alpha) if isinstance(b, Tensor) else b * alpha
+
+
 def add(a, b, alpha=1):
-    if alpha != 1:
-        b = mul(b, alpha)
-    return _binary(Add, a, b, "add")
+    """a + alpha * b."""
+    return _binary(Add, a, _scaled(b, alpha), "add")
 
 
 def sub(a, b, alpha=1):
-    if alpha != 1:
-        b = mul(b, alpha)
+    """a - alpha * b."""
+    b = _scaled(b, alpha)
     if isinstance(a, Tensor) and a.dtype is dtypes.bool_:
         raise DTypeError("sub: subtraction with two bool tensors is not supported; use ^ or "
                          "logical_xor")

@@ -9,7 +9,8 @@ differences; ``gradgradcheck`` does the same for the backward pass itself.
 from __future__ import annotations
 
 import sys
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -44,10 +45,11 @@ def _to_numpy(x: Any) -> tuple[np.ndarray, str]:
         return np.asarray(t.cpu().numpy() if hasattr(t, "cpu") else t.numpy()), _dtype_name(x.dtype)
     torch = sys.modules.get("torch")  # a torch tensor can only exist if torch is imported
     if torch is not None and isinstance(x, torch.Tensor):
-        t = x.detach().cpu().resolve_conj().resolve_neg()
-        name = _dtype_name(t.dtype)
-        # NumPy has no bfloat16; float32 holds every bfloat16 value exactly.
-        return (t.float().numpy() if name == "bfloat16" else t.numpy()), name
+        name = _dtype_name(x.dtype)
+        # NumPy has no bfloat16; float32 holds every bfloat16 value exactly. force=True also
+        # copes with CUDA, conjugated and ZeroTensor (efficient zero gradient) tensors.
+        t = x.detach().float() if name == "bfloat16" else x.detach()
+        return t.numpy(force=True), name
     if isinstance(x, (np.ndarray, np.generic)):
         arr = np.asarray(x)
         return arr, arr.dtype.name
@@ -60,7 +62,8 @@ def _to_numpy(x: Any) -> tuple[np.ndarray, str]:
     )
 
 
-def _tolerances(names: Sequence[str], rtol: float | None, atol: float | None) -> tuple[float, float]:
+def _tolerances(names: Sequence[str], rtol: float | None,
+                atol: float | None) -> tuple[float, float]:
     if (rtol is None) != (atol is None):
         # One tolerance alone is a trap: atol=0 with the default rtol still passes near values.
         raise ValueError(
@@ -81,7 +84,8 @@ def _common_dtype(a: np.dtype, b: np.dtype) -> np.dtype:
     return np.result_type(a, b)
 
 
-def _close_mask(a: np.ndarray, e: np.ndarray, rtol: float, atol: float, equal_nan: bool) -> np.ndarray:
+def _close_mask(a: np.ndarray, e: np.ndarray, rtol: float, atol: float,
+                equal_nan: bool) -> np.ndarray:
     """Elementwise torch.isclose, computed in the arrays' own dtype as torch does."""
     if a.dtype.kind not in "fc":
         if rtol == 0 and atol == 0:
@@ -96,9 +100,13 @@ def _close_mask(a: np.ndarray, e: np.ndarray, rtol: float, atol: float, equal_na
     return close
 
 
-def _mismatch_message(a: np.ndarray, e: np.ndarray, close: np.ndarray, rtol: float, atol: float) -> str:
+def _mismatch_message(a: np.ndarray, e: np.ndarray, close: np.ndarray, rtol: float,
+                      atol: float) -> str:
     exact = rtol == 0 and atol == 0
-    allowed = lambda tol: "" if exact else f" (up to {tol} allowed)"  # noqa: E731
+
+    def allowed(tol: float) -> str:
+        return "" if exact else f" (up to {tol} allowed)"
+
     header = f"are not {'equal' if exact else 'close'}!\n\n"
     if a.dtype.kind not in "fc":  # differences of ints/bools in int64 so they can't wrap
         a, e = a.astype(np.int64), e.astype(np.int64)
@@ -115,8 +123,10 @@ def _mismatch_message(a: np.ndarray, e: np.ndarray, close: np.ndarray, rtol: flo
     i_rel = tuple(int(i) for i in np.unravel_index(np.argmax(rel_diff), a.shape))
     return (f"Tensor-likes {header}Mismatched elements: {n_bad} / {close.size} "
             f"({n_bad / close.size:.1%})\n"
-            f"Greatest absolute difference: {abs_diff[i_abs].item()} at index {i_abs}{allowed(atol)}\n"
-            f"Greatest relative difference: {rel_diff[i_rel].item()} at index {i_rel}{allowed(rtol)}")
+            f"Greatest absolute difference: {abs_diff[i_abs].item()} at index {i_abs}"
+            f"{allowed(atol)}\n"
+            f"Greatest relative difference: {rel_diff[i_rel].item()} at index {i_rel}"
+            f"{allowed(rtol)}")
 
 
 def _compare_leaf(actual: Any, expected: Any, opts: dict) -> str | None:
@@ -161,8 +171,8 @@ def _compare(actual: Any, expected: Any, path: str, opts: dict) -> None:
     raise AssertionError(failure if msg is None else msg(failure) if callable(msg) else msg)
 
 
-def assert_close(actual: Any, expected: Any, *, rtol: float | None = None, atol: float | None = None,
-                 equal_nan: bool = False, check_dtype: bool = True,
+def assert_close(actual: Any, expected: Any, *, rtol: float | None = None,
+                 atol: float | None = None, equal_nan: bool = False, check_dtype: bool = True,
                  msg: str | Callable[[str], str] | None = None) -> None:
     """Asserts that two tensor-likes have equal shape and dtype and close values.
 
@@ -190,7 +200,8 @@ def assert_close(actual: Any, expected: Any, *, rtol: float | None = None, atol:
         ValueError: only one of rtol/atol given.
         TypeError: an input is of an unsupported type.
     """
-    opts = dict(rtol=rtol, atol=atol, equal_nan=equal_nan, check_dtype=check_dtype, msg=msg)
+    opts = {"rtol": rtol, "atol": atol, "equal_nan": equal_nan, "check_dtype": check_dtype,
+            "msg": msg}
     _compare(actual, expected, "", opts)
 
 
@@ -209,8 +220,8 @@ def _values(t: Any) -> np.ndarray:
 
 
 def _new_tensor(like: Any, values: np.ndarray, requires_grad: bool = False) -> Any:
-    return tl.tensor(np.array(values, dtype=np.float64).reshape(tuple(like.shape)), dtype=like.dtype,
-                     device=like.device, requires_grad=requires_grad)
+    data = np.array(values, dtype=np.float64).reshape(tuple(like.shape))
+    return tl.tensor(data, dtype=like.dtype, device=like.device, requires_grad=requires_grad)
 
 
 def _check_inputs(inputs: Any, op: str) -> tuple[tuple, list[int]]:
@@ -388,7 +399,9 @@ def gradcheck(fn: Callable[..., Any], inputs: Any, *, eps: float = 1e-6, atol: f
     ``|analytical - numerical| <= atol + rtol * |numerical|``. A gradient of None (input unused)
     counts as zeros, so the numerical Jacobian must be zero too. Fast mode draws random unit
     vectors u (input space) and v (output space) and compares the scalar ``v . J u``: one finite
-    difference per input and one backward per output, for inputs too large for full Jacobians.
+    difference per input and one backward per output, for inputs too large for full Jacobians;
+    there the allowance is ``atol * sum(u) * sum(v) + rtol * |numerical|``, the entrywise
+    tolerance carried through both projections.
 
     Args:
         fn: function of the inputs returning a Tensor or a tuple of Tensors.

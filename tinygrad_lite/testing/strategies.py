@@ -22,7 +22,7 @@ except ImportError as exc:  # hypothesis is a test-only dependency
 
 import tinygrad_lite as tl
 
-__all__ = ["shapes", "broadcastable_shapes", "matmul_shapes", "arrays", "tensors", "conv2d_args"]
+__all__ = ["arrays", "broadcastable_shapes", "conv2d_args", "matmul_shapes", "shapes", "tensors"]
 
 Shape = tuple[int, ...]
 LAYOUTS = ("contiguous", "transposed", "strided")
@@ -242,10 +242,10 @@ def _conv2d(draw, max_batch, max_channels, max_spatial, max_kernel):
     spatial = tuple(
         draw(st.integers(max(1, d * (k - 1) + 1 - 2 * p), max(max_spatial, d * (k - 1) + 1)))
         for k, d, p in zip(kernel, dilation, padding))
-    return dict(input_shape=(draw(st.integers(1, max_batch)), c_in) + spatial,
-                weight_shape=(c_out, c_in // groups) + kernel,
-                bias_shape=(c_out,) if draw(st.booleans()) else None,
-                stride=stride, padding=padding, dilation=dilation, groups=groups)
+    return {"input_shape": (draw(st.integers(1, max_batch)), c_in) + spatial,
+            "weight_shape": (c_out, c_in // groups) + kernel,
+            "bias_shape": (c_out,) if draw(st.booleans()) else None,
+            "stride": stride, "padding": padding, "dilation": dilation, "groups": groups}
 
 
 def conv2d_args(*, max_batch: int = 2, max_channels: int = 4, max_spatial: int = 7,
