@@ -10,7 +10,8 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from .checks import GradcheckError, assert_close, gradcheck, gradgradcheck
+from .checks import GradcheckError, gradcheck, gradgradcheck
+from .compare import assert_close
 
 __all__ = ["GradcheckError", "assert_close", "gradcheck", "gradgradcheck", "strategies"]
 
