@@ -109,10 +109,17 @@ def eye(n: int, m: int | None = None, *, dtype=None, device=None,
                    requires_grad)
 
 
+def _float_dtype(dtype, op):
+    dt = _dtype(dtype)
+    if dt.category != 2:
+        raise TypeError(f"{op}: expected a floating dtype, got {dt.name}")
+    return dt
+
+
 def rand(*size, dtype=None, device=None, requires_grad: bool = False, generator=None) -> Tensor:
     """Uniform on [0, 1)."""
     dev = get_device(device)
-    dt = _dtype(dtype)
+    dt = _float_dtype(dtype, "rand")
     gen = generator or dev.generator
     return _finish(gen.random(_shape(size), dtype=np.float64).astype(dt.np), dev, requires_grad)
 
@@ -120,7 +127,7 @@ def rand(*size, dtype=None, device=None, requires_grad: bool = False, generator=
 def randn(*size, dtype=None, device=None, requires_grad: bool = False, generator=None) -> Tensor:
     """Standard normal."""
     dev = get_device(device)
-    dt = _dtype(dtype)
+    dt = _float_dtype(dtype, "randn")
     gen = generator or dev.generator
     return _finish(gen.standard_normal(_shape(size)).astype(dt.np), dev, requires_grad)
 

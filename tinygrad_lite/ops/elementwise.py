@@ -258,7 +258,7 @@ class Pow(Primitive):
     saves_output = True
 
     def forward(ctx, a, b):
-        return a ** b
+        return _int_power(ctx.device.xp, a, b)
 
     def backward(ctx, g):
         a, b = ctx.inputs
@@ -280,7 +280,7 @@ class PowScalar(Primitive):
 
     def forward(ctx, x, exponent):
         ctx.exponent = exponent
-        return x ** exponent
+        return (x ** exponent).astype(x.dtype, copy=False)
 
     def backward(ctx, g):
         p = ctx.exponent
@@ -298,12 +298,20 @@ class RPowScalar(Primitive):
 
     def forward(ctx, x, base):
         ctx.base = base
-        return (base ** x).astype(x.dtype, copy=False)
+        return _int_power(ctx.device.xp, ctx.device.xp.asarray(base, dtype=x.dtype), x)
 
     def backward(ctx, g):
         if ctx.base == 0:
             return where(ctx.inputs[0] >= 0, 0, g * ctx.output * -math.inf)
         return g * ctx.output * math.log(ctx.base)
+
+
+def _int_power(xp, a, b):
+    """a ** b; integer negative powers give what torch gives (1/a truncated) instead of
+    NumPy's error."""
+    if b.dtype.kind in "iu" and b.size and bool(xp.any(b < 0)):
+        return xp.trunc(xp.power(a.astype("float64"), b)).astype(a.dtype)
+    return xp.power(a, b)
 
 
 class Maximum(Primitive):
@@ -398,7 +406,26 @@ def _binary(cls, a, b, op: str):
     a, b = operands(a, b, op)
     if a.shape != b.shape and a.ndim and b.ndim:  # 0-d operands always broadcast
         broadcast_shape(a.shape, b.shape, op=op)
+    if cls in _INTEGER_CHECKED and a.dtype.category != 2:
+        _check_integer_operands(cls, a, b, op)
     return cls.apply(a, b)
+
+
+def _check_integer_operands(cls, a, b, op):
+    """What NumPy would silently get wrong for bool/integer operands, torch refuses."""
+    if a.dtype is dtypes.bool_:
+        raise DTypeError(f"{op}: not implemented for bool tensors")
+    xp = a._device.xp
+    if cls is not Pow and b.numel() and bool(xp.any(b._data == 0)):
+        raise RuntimeError(f"{op}: ZeroDivisionError (integer division by zero)")
+
+
+def _reject_bool(a, b, op):
+    """torch refuses ``-`` with a bool operand (it is almost always a mask-inversion bug)."""
+    for x in (a, b):
+        if isinstance(x, bool) or (isinstance(x, Tensor) and x.dtype is dtypes.bool_):
+            raise DTypeError(f"{op}: subtraction with a bool tensor or scalar is not supported; "
+                             "to invert a mask use ~ or logical_not()")
 
 
 def _scaled(b, alpha):
@@ -414,11 +441,8 @@ def add(a, b, alpha=1):
 
 def sub(a, b, alpha=1):
     """a - alpha * b."""
-    b = _scaled(b, alpha)
-    if isinstance(a, Tensor) and a.dtype is dtypes.bool_:
-        raise DTypeError("sub: subtraction with two bool tensors is not supported; use ^ or "
-                         "logical_xor")
-    return _binary(Sub, a, b, "sub")
+    _reject_bool(a, b, "sub")
+    return _binary(Sub, a, _scaled(b, alpha), "sub")
 
 
 def mul(a, b):
@@ -449,6 +473,9 @@ def _float_operands(a, b, op):
     return a, b
 
 
+_INTEGER_CHECKED = (Pow, FloorDivide, Remainder)
+
+
 def floor_divide(a, b):
     return _binary(FloorDivide, a, b, "floor_divide")
 
@@ -467,6 +494,8 @@ def pow(a, b):
         return PowScalar.apply(a if a.dtype is dt else cast(a, dt), exponent=b)
     if not isinstance(a, Tensor):
         dt = dtypes.result_type((a, b))
+        if dt is dtypes.bool_:
+            raise DTypeError("pow: not implemented for bool tensors")
         return RPowScalar.apply(b if b.dtype is dt else cast(b, dt), base=a)
     return _binary(Pow, a, b, "pow")
 

@@ -4,6 +4,7 @@ max/min with indices as composites. ``dim`` may be None, an int or a tuple; ``ke
 
 from __future__ import annotations
 
+import builtins
 import math
 from collections import namedtuple
 
@@ -121,7 +122,7 @@ def mean(x: Tensor, dim=None, keepdim: bool = False, dtype=None) -> Tensor:
 
 
 def _nonempty(x: Tensor, dims, op: str) -> None:
-    if x.numel() == 0 and (not dims or any(x.shape[d] == 0 for d in dims)):
+    if x.numel() == 0 and (not dims or builtins.any(x.shape[d] == 0 for d in dims)):
         raise ShapeError(f"{op}: cannot reduce over a zero-size dimension (input shape "
                          f"{tuple(x.shape)}) because the operation has no identity")
 
