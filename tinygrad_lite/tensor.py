@@ -337,6 +337,12 @@ class Tensor(MathMixin, ReduceMixin, MovementMixin):
         """Copy ``src`` (broadcast and cast to this dtype) into this tensor; grads flow to src."""
         if not isinstance(src, Tensor):
             src = Tensor(src, device=self._device)
+        if src.shape != self.shape:
+            from .ops._base import broadcast_shape
+
+            if broadcast_shape(self.shape, src.shape, op="copy_") != self.shape:
+                raise ValueError(f"copy_: source of shape {tuple(src.shape)} can't be broadcast "
+                                 f"to the destination's shape {tuple(self.shape)}")
         return self._inplace("copy_", lambda s, o: o.to(s.dtype).expand(s.shape).clone(), src)
 
     def _write(self, op: str, value) -> Tensor:

@@ -207,7 +207,8 @@ class MathMixin:
     def masked_fill(self, mask, value):
         """``value`` where ``mask`` (bool, broadcast to self) is True; self's dtype is kept."""
         if getattr(mask, "dtype", None) is None or mask.dtype.name != "bool":
-            raise TypeError("masked_fill: mask must be a bool tensor")
+            got = getattr(getattr(mask, "dtype", None), "name", type(mask).__name__)
+            raise TypeError(f"masked_fill: mask must be a bool tensor, got {got}")
         if mask.shape != self.shape:
             M.broadcast_shape(self.shape, mask.shape, op="masked_fill")
             if len(mask.shape) > self.ndim or any(
@@ -292,7 +293,8 @@ class MovementMixin:
     def reshape(self, *shape):
         return M.reshape(self, *shape)
 
-    view = reshape
+    def view(self, *shape):
+        return M.reshape(self, *shape, op="view")
 
     def view_as(self, other):
         return M.reshape(self, other.shape)

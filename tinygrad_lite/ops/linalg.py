@@ -42,7 +42,11 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
         raise ShapeError(f"matmul: shapes {tuple(a.shape)} and {tuple(b.shape)} cannot be "
                          f"multiplied ({a.shape[-1]} != {b.shape[-2 if b.ndim > 1 else 0]})")
     if a.ndim > 2 and b.ndim > 2:
-        broadcast_shape(a.shape[:-2], b.shape[:-2], op="matmul")
+        try:
+            broadcast_shape(a.shape[:-2], b.shape[:-2], op="matmul")
+        except ShapeError:
+            raise ShapeError(f"matmul: batch dims of shapes {tuple(a.shape)} and "
+                             f"{tuple(b.shape)} cannot be broadcast together") from None
     if a.ndim == 1 and b.ndim == 1:
         return MatMul.apply(a.reshape(1, -1), b.reshape(-1, 1)).reshape(())
     if a.ndim == 1:

@@ -269,19 +269,19 @@ def _shape_arg(shape) -> tuple:
     return tuple(int(s) for s in shape)
 
 
-def reshape(x: Tensor, *shape) -> Tensor:
+def reshape(x: Tensor, *shape, op: str = "reshape") -> Tensor:
     shape = _shape_arg(shape)
     numel = x.numel()
     if shape.count(-1) > 1:
-        raise ShapeError(f"reshape: only one dimension can be inferred, got shape {shape}")
+        raise ShapeError(f"{op}: only one dimension can be inferred, got shape {shape}")
     known = math.prod(s for s in shape if s != -1)
     if -1 in shape:
         if known == 0 or numel % known:
-            raise ShapeError(f"reshape: shape {shape} is invalid for input of size {numel} "
+            raise ShapeError(f"{op}: shape {shape} is invalid for input of size {numel} "
                              f"(shape {tuple(x.shape)})")
         shape = tuple(numel // known if s == -1 else s for s in shape)
     elif known != numel or any(s < 0 for s in shape):
-        raise ShapeError(f"reshape: shape {shape} is invalid for input of size {numel} "
+        raise ShapeError(f"{op}: shape {shape} is invalid for input of size {numel} "
                          f"(shape {tuple(x.shape)})")
     if shape == x.shape:
         return x

@@ -9,7 +9,7 @@ import math
 from collections import namedtuple
 
 from .. import dtypes
-from ..autograd import Primitive
+from ..autograd import Primitive, is_grad_enabled
 from ..errors import DTypeError, ShapeError, normalize_dim, normalize_dims
 from ._base import Tensor
 from .elementwise import cast, where
@@ -80,10 +80,31 @@ class Prod(Primitive):
         out = _expand_back(ctx.output, x, dims, keepdim)
         others = out / x_safe
         if zero.any():
-            nonzero_prod = x_safe.prod(dim=dims, keepdim=True).expand(x.shape)
-            single = zero.sum(dim=dims, keepdim=True).expand(x.shape) == 1
-            others = where(zero, where(single, nonzero_prod, 0), others)
+            if is_grad_enabled():  # create_graph: the result must differentiate right, too
+                others = _prod_of_others(x, dims)
+            else:
+                nonzero_prod = x_safe.prod(dim=dims, keepdim=True).expand(x.shape)
+                single = zero.sum(dim=dims, keepdim=True).expand(x.shape) == 1
+                others = where(zero, where(single, nonzero_prod, 0), others)
         return g * others
+
+
+def _prod_of_others(x: Tensor, dims) -> Tensor:
+    """For each element, the product of the other elements of its reduction slice, as a
+    differentiable expression (O(n^2) in the slice length n; used only with zeros and
+    create_graph, where ``out / x`` is undefined and its derivative matters)."""
+    keep = [d for d in range(x.ndim) if d not in dims]
+    perm = keep + list(dims)
+    xt = x.permute(*perm)
+    lead = xt.shape[:len(keep)]
+    n = math.prod(xt.shape[len(keep):])
+    flat = xt.reshape(lead + (1, n)).expand(lead + (n, n))
+    diagonal = Tensor._make(x._device.xp.eye(n, dtype=bool), x._device)
+    others = where(diagonal, 1, flat).prod(dim=-1).reshape(xt.shape)
+    inverse = [0] * len(perm)
+    for i, d in enumerate(perm):
+        inverse[d] = i
+    return others.permute(*inverse)
 
 
 class Cumsum(Primitive):
@@ -220,6 +241,7 @@ def _root(v: Tensor, p: float) -> Tensor:
 
 
 def std(x: Tensor, dim=None, correction=1, keepdim: bool = False, unbiased=None) -> Tensor:
+    normalize_dims(dim, x.ndim, "std")
     return _root(var(x, dim, correction, keepdim, unbiased), 2)
 
 
@@ -240,6 +262,7 @@ def norm(x: Tensor, p=2, dim=None, keepdim: bool = False) -> Tensor:
     """Vector p-norm over ``dim`` (all elements by default); p may be a number, inf, -inf, 'fro'."""
     if x.dtype.category != 2:
         raise DTypeError(f"norm: expected a floating tensor, got {x.dtype.name}")
+    normalize_dims(dim, x.ndim, "norm")
     if p == "fro":
         p = 2
     if not isinstance(p, (int, float)):
@@ -255,7 +278,8 @@ def norm(x: Tensor, p=2, dim=None, keepdim: bool = False) -> Tensor:
         return sum(a, dim, keepdim)
     if p == 2:
         return _root(sum(x * x, dim, keepdim), 2)
-    return _root(sum(a ** p, dim, keepdim), p)
+    nonzero = a != 0  # |x|**p has an infinite slope at 0 for p < 1; torch's gradient there is 0
+    return _root(sum(where(nonzero, where(nonzero, a, 1) ** p, 0), dim, keepdim), p)
 
 
 def all(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:
