@@ -241,10 +241,12 @@ def normalize_index(index, x: Tensor, op: str = "getitem"):
         elif isinstance(item, bool):
             item = xp.asarray(item)
         elif not (item is None or item is Ellipsis or isinstance(item, (int, slice))):
-            if hasattr(item, "__index__"):
-                item = int(item)
+            if getattr(item, "ndim", None) == 0 and hasattr(item, "__index__"):
+                item = int(item)  # NumPy integer scalars
             elif not hasattr(item, "dtype"):
-                raise IndexError(f"{op}: unsupported index type {type(item).__name__}")
+                if not hasattr(item, "__index__"):
+                    raise IndexError(f"{op}: unsupported index type {type(item).__name__}")
+                item = int(item)
         if isinstance(item, slice) and item.step is not None and item.step <= 0:
             raise ValueError(f"{op}: slice step must be positive, got {item.step}")
         if hasattr(item, "dtype"):
@@ -253,8 +255,31 @@ def normalize_index(index, x: Tensor, op: str = "getitem"):
     return tuple(out), basic
 
 
+def _split_ints(idx):
+    """torch applies integer indices before advanced ones (NumPy treats them as advanced when
+    arrays are present, which moves dims): split into a basic step and an advanced step."""
+    first, second = [], []
+    for item in idx:
+        if isinstance(item, int):
+            first.append(item)
+        elif item is None or isinstance(item, slice):
+            first.append(item)
+            second.append(slice(None))
+        elif item is Ellipsis:
+            first.append(item)
+            second.append(item)
+        else:  # an index array: bool masks consume one dim per mask dim
+            ndim = item.ndim if item.dtype.kind == "b" else 1
+            first.extend([slice(None)] * ndim)
+            second.append(item)
+    return tuple(first), tuple(second)
+
+
 def getitem(x: Tensor, index) -> Tensor:
     idx, basic = normalize_index(index, x)
+    if not basic and any(isinstance(i, int) for i in idx):
+        first, second = _split_ints(idx)
+        return getitem(getitem(x, first), second)
     try:
         cls = BasicGetItem if basic else GetItem
         return cls.apply(x, index=idx, basic=basic)
