@@ -1010,3 +1010,31 @@ def test_cast_to_double_and_back_grad_is_float32():
         (v.double() ** 2).sum().backward()
     assert x.grad.dtype == tl.float32
     assert_matches(x.grad, xt.grad, rtol=1e-6)
+
+
+def test_custom_function_mark_non_differentiable_like_torch():
+    """An output marked non-differentiable does not require grad; the other still flows."""
+
+    def make(lib):
+        class TwoOut(lib.autograd.Function):
+            @staticmethod
+            def forward(ctx, x):
+                doubled, tripled = x * 2, x * 3
+                ctx.mark_non_differentiable(tripled)
+                return doubled, tripled
+
+            @staticmethod
+            def backward(ctx, g_doubled, g_tripled):
+                return g_doubled * 2
+
+        return TwoOut
+
+    x_np = np.array([1.0, -2.0, 3.0])
+    results = []
+    for lib in (tl, torch):
+        x = lib.tensor(x_np, requires_grad=True)
+        doubled, tripled = make(lib).apply(x)
+        (doubled * tripled.detach()).sum().backward()
+        results.append((doubled.requires_grad, tripled.requires_grad, x.grad.detach().numpy()))
+    assert results[0][:2] == results[1][:2] == (True, False)
+    np.testing.assert_allclose(results[0][2], results[1][2])

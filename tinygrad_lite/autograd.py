@@ -138,6 +138,10 @@ class Function:
         self.saved = list(tensors)
         self.versions = [(t._vc, t._vc[0]) for t in tensors if t is not None]
 
+    def mark_non_differentiable(self, *tensors) -> None:
+        """Outputs (returned by forward) that get no gradient, e.g. indices."""
+        self.out_meta = tuple(id(t) for t in tensors)
+
     @property
     def saved_tensors(self) -> tuple:
         self._check_saved()
@@ -196,7 +200,7 @@ class Function:
     def apply(cls, *args, **kwargs):
         """Run ``forward`` under no_grad and, when any input requires grad, record the node."""
         node = cls.__new__(cls)
-        node.saved = node.versions = node.out_data = None
+        node.saved = node.versions = node.out_data = node.out_meta = None
         tensors = [a for a in args if isinstance(a, Tensor)]
         node.device = tensors[0]._device if tensors else None
         with no_grad():
@@ -208,11 +212,12 @@ class Function:
             return result
         node._init_node(args, needs)
         node.n_outputs = len(outs)
+        frozen = node.out_meta or ()  # ids passed to mark_non_differentiable
         node.out_meta = tuple((o.shape, o.dtype) for o in outs)
         # Fresh tensors share data and version counter with what forward returned; integer
-        # outputs (e.g. indices) are not differentiable.
-        wrapped = tuple(Tensor._make(o._data, o._device, node if o.dtype.category == 2 else None,
-                                     i, o._vc)
+        # outputs (e.g. indices) and marked ones are not differentiable.
+        wrapped = tuple(Tensor._make(o._data, o._device, None if o.dtype.category != 2 or
+                                     id(o) in frozen else node, i, o._vc)
                         for i, o in enumerate(outs))
         if node.saved:
             node.out_data = tuple(o._data for o in outs) if not single else outs[0]._data
