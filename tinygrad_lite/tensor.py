@@ -301,9 +301,12 @@ class Tensor(MathMixin, ReduceMixin, MovementMixin):
         if result.shape != self.shape:
             raise ValueError(f"{op}: the result of shape {result.shape} cannot be written into a "
                              f"tensor of shape {self.shape}")
-        if dtypes.promote_types(result.dtype, self.dtype) is not self.dtype:
-            raise DTypeError(f"{op}: result type {result.dtype.name} can't be cast to the desired "
-                             f"output type {self.dtype.name}")
+        if result.dtype is not self.dtype:
+            # torch casts the result back unless that would drop a category (float -> int)
+            if result.dtype.category > self.dtype.category:
+                raise DTypeError(f"{op}: result type {result.dtype.name} can't be cast to the "
+                                 f"desired output type {self.dtype.name}")
+            result = result.to(self.dtype)
         try:
             self._data[...] = result._data
         except ValueError as exc:  # read-only (expanded) arrays

@@ -428,21 +428,25 @@ def _reject_bool(a, b, op):
                              "to invert a mask use ~ or logical_not()")
 
 
-def _scaled(b, alpha):
+def _scaled(b, alpha, a=None):
     if alpha == 1:
         return b
+    if isinstance(alpha, float) and not any(
+            isinstance(v, Tensor) and v.dtype.category == 2 or isinstance(v, float) for v in (a, b)):
+        raise DTypeError("add/sub: for integral input tensors, argument alpha must not be a "
+                         "floating point number")
     return mul(b, alpha) if isinstance(b, Tensor) else b * alpha
 
 
 def add(a, b, alpha=1):
     """a + alpha * b."""
-    return _binary(Add, a, _scaled(b, alpha), "add")
+    return _binary(Add, a, _scaled(b, alpha, a), "add")
 
 
 def sub(a, b, alpha=1):
     """a - alpha * b."""
     _reject_bool(a, b, "sub")
-    return _binary(Sub, a, _scaled(b, alpha), "sub")
+    return _binary(Sub, a, _scaled(b, alpha, a), "sub")
 
 
 def mul(a, b):

@@ -308,9 +308,17 @@ def reshape(x: Tensor, *shape, op: str = "reshape") -> Tensor:
     elif known != numel or any(s < 0 for s in shape):
         raise ShapeError(f"{op}: shape {shape} is invalid for input of size {numel} "
                          f"(shape {tuple(x.shape)})")
+    if op == "view" and x.numel() > 1 and not _viewable(x._data, shape, x._device.xp):
+        raise RuntimeError(f"view: shape {shape} is not compatible with the input's strides "
+                           f"(shape {tuple(x.shape)}, non-contiguous); use reshape() instead")
     if shape == x.shape:
         return x
     return Reshape.apply(x, shape=shape)
+
+
+def _viewable(array, shape, xp) -> bool:
+    """Whether ``array`` can take ``shape`` without a copy (torch's view contract)."""
+    return xp.may_share_memory(array.reshape(shape), array)
 
 
 def permute(x: Tensor, *dims) -> Tensor:
@@ -457,9 +465,9 @@ def scatter_add(x: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
 
 
 def _check_index(x, d, index, op, shape):
-    if not isinstance(index, Tensor) or index.dtype is not dtypes.int64:
+    if not isinstance(index, Tensor) or index.dtype.category != 1:
         got = index.dtype.name if isinstance(index, Tensor) else type(index).__name__
-        raise DTypeError(f"{op}: expected an int64 index tensor, got {got}")
+        raise DTypeError(f"{op}: expected an integer (int64) index tensor, got {got}")
     if index.ndim != max(x.ndim, 1) and not (x.ndim == 0 and index.ndim <= 1):
         raise ShapeError(f"{op}: index {tuple(shape)} and input {tuple(x.shape)} must have the "
                          "same number of dims")

@@ -115,7 +115,9 @@ class Cumsum(Primitive):
         out_dtype = x.dtype if x.dtype.kind == "f" else "int64"
         if x.ndim == 0:
             return x.astype(out_dtype)
-        return ctx.device.xp.cumsum(x, axis=dim, dtype=out_dtype)
+        # float16 running sums lose everything past 2048; accumulate in float32 as torch does
+        acc = "float32" if x.dtype == "float16" else out_dtype
+        return ctx.device.xp.cumsum(x, axis=dim, dtype=acc).astype(out_dtype, copy=False)
 
     def backward(ctx, g):
         d = ctx.dim
