@@ -16,7 +16,7 @@ settings.register_profile(
     "ci",
     derandomize=True,
     deadline=None,
-    max_examples=15,
+    max_examples=25,
     database=None,
     print_blob=True,
     suppress_health_check=_SLOW_OK,

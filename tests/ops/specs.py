@@ -535,7 +535,7 @@ def _apply_domains(arrs, domains, joint):
 def broadcast_shapes(draw, n: int, **shape_kw) -> list:
     """``n`` mutually broadcastable shapes.  A drawn ``min_dims`` (0, 1 or 2) keeps most examples
     above 0-d: operands of ``broadcastable_shapes`` are suffixes of the result shape, so without
-    it about half of them are 0-d and 15 examples would rarely broadcast anything real."""
+    it many of them would be 0-d and a small example budget would rarely broadcast anything."""
     if "min_dims" not in shape_kw:
         shape_kw = dict(shape_kw, min_dims=draw(st.sampled_from([0, 1, 2])))
     r = draw(S.broadcastable_shapes(n, **shape_kw))

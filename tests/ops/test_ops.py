@@ -17,12 +17,12 @@ For each (row, dtype):
 * ``test_view_aliasing_like_torch`` — writes through views (view, reshape, basic indexing, T,
   detach, split, ...) reach the base tensor and copies (clone, advanced indexing) don't, like torch.
 
-Hypothesis budget (``ci`` profile, ``max_examples=15``): each row gets
-``round(15 * row.weight)`` examples per dtype — 15 for the primary rows, 6 for weight-0.4 rows and
-3 for the module-level twins (``tl.exp(x)`` etc., weight 0.2) whose method form already has the full
-budget; the double-backward test uses 10 examples per primitive (``DOUBLE_BACKWARD_FRACTION``).
-The ``dev`` profile (100 examples) scales all of these up proportionally.  With ``ci`` the whole
-``tests/ops`` directory (about 2,700 tests) runs in about 25 s on 2 cores; ``dev`` in about 2 min.
+Hypothesis budget (``ci`` profile, ``max_examples=25``): each row gets
+``round(25 * row.weight)`` examples per dtype — 25 for the primary rows, 10 for weight-0.4 rows and
+5 for the module-level twins (``tl.exp(x)`` etc., weight 0.2) whose method form already has the full
+budget; the double-backward test uses 2/3 of that (about 17 examples per primitive,
+``DOUBLE_BACKWARD_FRACTION``). The ``dev`` profile (100 examples) scales all of these up
+proportionally. Runtimes are in README.md / bench/RESULTS.md.
 """
 
 import numpy as np

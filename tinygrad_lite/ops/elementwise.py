@@ -248,7 +248,7 @@ class Div(Primitive):
         a, b = ctx.inputs
         na, nb = ctx.needs_input_grad
         return (unbroadcast(g / b, a.shape) if na else None,
-                unbroadcast(-g * a / (b * b), b.shape) if nb else None)
+                unbroadcast(-g * ((a / b) / b), b.shape) if nb else None)  # torch's order
 
 
 class Pow(Primitive):

@@ -61,7 +61,9 @@ def _broadcastable(draw, num_shapes, min_dims, max_dims, min_side, max_side):
     for _ in range(num_shapes):
         # Each operand keeps a suffix of the result's dims (missing leading dims broadcast),
         # and any kept dim may be 1.
-        ndim = draw(st.integers(min(min_dims, len(result)), len(result)))
+        # Draw how many leading dims are dropped: hypothesis favours small integers, so full
+        # rank is the common case and 0-d operands the occasional one.
+        ndim = len(result) - draw(st.integers(0, len(result) - min(min_dims, len(result))))
         kept = result[len(result) - ndim:]
         ones = draw(st.lists(st.booleans(), min_size=ndim, max_size=ndim))
         drawn.append(tuple(1 if one else side for side, one in zip(kept, ones)))
