@@ -75,7 +75,7 @@ class CPUDevice(Device):
 
 
 class CUDADevice(Device):
-    """CuPy arrays on an NVIDIA GPU. Constructed lazily: importing tinygrad_lite never needs CuPy."""
+    """CuPy arrays on an NVIDIA GPU; created lazily, so importing tinygrad_lite never needs CuPy."""
 
     type = "cuda"
 

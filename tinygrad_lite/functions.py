@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .ops import elementwise as _E, linalg as _L, movement as _M, reduce as _R
+from .ops import elementwise as _E, indexing as _I, linalg as _L, movement as _M, reduce as _R
 from .tensor import Tensor
 
 
@@ -139,9 +139,9 @@ permute = _M.permute
 transpose = _M.transpose
 squeeze = _M.squeeze
 unsqueeze = _M.unsqueeze
-gather = _M.gather
-scatter_add = _M.scatter_add
-index_select = _M.index_select
+gather = _I.gather
+scatter_add = _I.scatter_add
+index_select = _I.index_select
 flip = _M.flip
 roll = _M.roll
 narrow = _M.narrow

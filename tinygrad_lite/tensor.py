@@ -384,7 +384,7 @@ class Tensor(MathMixin, ReduceMixin, MovementMixin):
 
     def __setitem__(self, index, value) -> None:
         """Assignment outside the graph (the target must not require grad in grad mode)."""
-        from .ops.movement import normalize_index
+        from .ops.indexing import normalize_index
 
         if is_grad_enabled() and (self._requires_grad or (isinstance(value, Tensor)
                                                          and value._requires_grad)):

@@ -6,14 +6,14 @@ has defined the class (a late import would otherwise cost every call).
 
 from __future__ import annotations
 
-E = R = M = L = None  # ops.elementwise, ops.reduce, ops.movement, ops.linalg
+E = R = M = L = IX = None  # ops.elementwise, reduce, movement, linalg, indexing
 
 
 def bind_ops() -> None:
-    global E, R, M, L
-    from .ops import elementwise, linalg, movement, reduce
+    global E, R, M, L, IX
+    from .ops import elementwise, indexing, linalg, movement, reduce
 
-    E, R, M, L = elementwise, reduce, movement, linalg
+    E, R, M, L, IX = elementwise, reduce, movement, linalg, indexing
 
 
 class MathMixin:
@@ -373,16 +373,16 @@ class MovementMixin:
         return M.tril(self, diagonal, upper=True)
 
     def __getitem__(self, index):
-        return M.getitem(self, index)
+        return IX.getitem(self, index)
 
     def gather(self, dim, index):
-        return M.gather(self, dim, index)
+        return IX.gather(self, dim, index)
 
     def scatter_add(self, dim, index, src):
-        return M.scatter_add(self, dim, index, src)
+        return IX.scatter_add(self, dim, index, src)
 
     def index_select(self, dim, index):
-        return M.index_select(self, dim, index)
+        return IX.index_select(self, dim, index)
 
     def clone(self):
         return M.Copy.apply(self)

@@ -431,8 +431,9 @@ def _reject_bool(a, b, op):
 def _scaled(b, alpha, a=None):
     if alpha == 1:
         return b
-    if isinstance(alpha, float) and not any(
-            isinstance(v, Tensor) and v.dtype.category == 2 or isinstance(v, float) for v in (a, b)):
+    floating = any(isinstance(v, float) or (isinstance(v, Tensor) and v.dtype.category == 2)
+                   for v in (a, b))
+    if isinstance(alpha, float) and not floating:
         raise DTypeError("add/sub: for integral input tensors, argument alpha must not be a "
                          "floating point number")
     return mul(b, alpha) if isinstance(b, Tensor) else b * alpha

@@ -1,8 +1,8 @@
 """Movement primitives: reshape, permute, expand, indexing, gather/scatter, cat, flip, roll, pad.
 
-Reshape, permute, expand and basic indexing return views (NumPy shares memory), like torch.
-Backward of each primitive is another primitive of this file (getitem <-> index_add_into,
-gather <-> scatter_add, pad <-> pad with negated widths), so all of them differentiate twice.
+Reshape, permute and expand return views (NumPy shares memory), like torch. Backward of each
+primitive is another primitive (pad <-> pad with negated widths, roll <-> roll back), so all of
+them differentiate twice. Indexing lives in ``indexing.py``.
 """
 
 from __future__ import annotations
@@ -11,12 +11,9 @@ import math
 
 from .. import dtypes
 from ..autograd import Primitive
-from ..errors import DTypeError, ShapeError, normalize_dim
+from ..errors import ShapeError, normalize_dim
 from ._base import Tensor, broadcast_shape  # noqa: F401
-
-
-class IndexOutOfRange(IndexError, ValueError):
-    """An index value outside the tensor (torch raises IndexError/RuntimeError)."""
+from .indexing import IndexOutOfRange, getitem
 
 
 class Reshape(Primitive):
@@ -64,88 +61,6 @@ class Copy(Primitive):
 
     def backward(ctx, g):
         return g
-
-
-class GetItem(Primitive):
-    __slots__ = ("index", "basic")
-
-    def forward(ctx, x, index, basic):
-        ctx.index, ctx.basic = index, basic
-        return x[index]
-
-    def backward(ctx, g):
-        return IndexAddInto.apply(g, shape=ctx.inputs[0].shape, index=ctx.index,
-                                  basic=ctx.basic)
-
-
-class BasicGetItem(GetItem):
-    """Indexing with ints, slices, None and Ellipsis only: a view."""
-
-    __slots__ = ()
-    is_view = True
-
-
-class IndexAddInto(Primitive):
-    """zeros(shape) with ``g`` added at ``index`` (repeated indices accumulate)."""
-
-    __slots__ = ("index", "basic")
-
-    def forward(ctx, g, shape, index, basic):
-        ctx.index, ctx.basic = index, basic
-        xp = ctx.device.xp
-        out = xp.zeros(shape, dtype=g.dtype)
-        if basic:
-            out[index] = g
-        else:
-            xp.add.at(out, index, g)
-        return out
-
-    def backward(ctx, gg):
-        cls = BasicGetItem if ctx.basic else GetItem
-        return cls.apply(gg, index=ctx.index, basic=ctx.basic)
-
-
-class Gather(Primitive):
-    __slots__ = ("dim", "index")
-
-    def forward(ctx, x, dim, index):
-        ctx.dim, ctx.index = dim, index
-        xp = ctx.device.xp
-        block = tuple(slice(None) if d == dim else slice(0, s) for d, s in enumerate(index.shape))
-        return xp.take_along_axis(x[block], index, axis=dim)
-
-    def backward(ctx, g):
-        x = ctx.inputs[0]
-        zeros = Tensor._make(ctx.device.xp.zeros(x.shape, dtype=g.dtype.np), ctx.device)
-        return ScatterAdd.apply(zeros, g, dim=ctx.dim, index=ctx.index)
-
-
-class ScatterAdd(Primitive):
-    """out = self; out[index[i][j]][j] += src[i][j] (for dim 0), torch's scatter_add."""
-
-    __slots__ = ("dim", "index")
-
-    def forward(ctx, x, src, dim, index):
-        ctx.dim, ctx.index = dim, index
-        xp = ctx.device.xp
-        out = x.copy()
-        grid = list(xp.indices(index.shape, sparse=True))
-        grid[dim] = index
-        block = tuple(slice(0, s) for s in index.shape)
-        xp.add.at(out, tuple(grid), src[block])
-        return out
-
-    def backward(ctx, g):
-        x, src = ctx.inputs
-        g_src = None
-        if ctx.needs_input_grad[1]:
-            g_src = Gather.apply(g, dim=ctx.dim, index=ctx.index)
-            if g_src.shape != src.shape:  # src positions outside index's block get nothing
-                widths = []
-                for s_idx, s_src in zip(reversed(g_src.shape), reversed(src.shape)):
-                    widths += [0, s_src - s_idx]
-                g_src = Pad.apply(g_src, widths=tuple(widths), value=0)
-        return g, g_src
 
 
 class Cat(Primitive):
@@ -211,80 +126,6 @@ class Pad(Primitive):
 
     def backward(ctx, g):
         return Pad.apply(g, widths=tuple(-w for w in ctx.widths), value=0)
-
-
-# ---- index normalisation ---------------------------------------------------------------------
-def normalize_index(index, x: Tensor, op: str = "getitem"):
-    """Turn a torch-style index into one for the backend array.
-
-    Returns ``(index, basic)``; ``basic`` is True when only ints, slices, None and Ellipsis
-    occur (a view, no repeated positions).
-    """
-    items = index if isinstance(index, tuple) else (index,)
-    out, basic = [], True
-    xp = x._device.xp
-    for item in items:
-        if isinstance(item, Tensor):
-            if item._device is not x._device:
-                raise RuntimeError(f"{op}: index on {item._device} for a tensor on {x._device}")
-            if item.dtype.category == 2:
-                raise IndexError(f"{op}: tensors used as indices must be long, int, byte or "
-                                 f"bool tensors, got {item.dtype.name}")
-            if item.ndim == 0 and item.dtype is not dtypes.bool_:
-                out.append(int(item.item()))
-                continue
-            item = item._data
-        elif isinstance(item, (list, tuple)):
-            item = xp.asarray(item)
-            if item.dtype.kind == "f":
-                raise IndexError(f"{op}: index lists must hold ints or bools")
-        elif isinstance(item, bool):
-            item = xp.asarray(item)
-        elif not (item is None or item is Ellipsis or isinstance(item, (int, slice))):
-            if getattr(item, "ndim", None) == 0 and hasattr(item, "__index__"):
-                item = int(item)  # NumPy integer scalars
-            elif not hasattr(item, "dtype"):
-                if not hasattr(item, "__index__"):
-                    raise IndexError(f"{op}: unsupported index type {type(item).__name__}")
-                item = int(item)
-        if isinstance(item, slice) and item.step is not None and item.step <= 0:
-            raise ValueError(f"{op}: slice step must be positive, got {item.step}")
-        if hasattr(item, "dtype"):
-            basic = False
-        out.append(item)
-    return tuple(out), basic
-
-
-def _split_ints(idx):
-    """torch applies integer indices before advanced ones (NumPy treats them as advanced when
-    arrays are present, which moves dims): split into a basic step and an advanced step."""
-    first, second = [], []
-    for item in idx:
-        if isinstance(item, int):
-            first.append(item)
-        elif item is None or isinstance(item, slice):
-            first.append(item)
-            second.append(slice(None))
-        elif item is Ellipsis:
-            first.append(item)
-            second.append(item)
-        else:  # an index array: bool masks consume one dim per mask dim
-            ndim = item.ndim if item.dtype.kind == "b" else 1
-            first.extend([slice(None)] * ndim)
-            second.append(item)
-    return tuple(first), tuple(second)
-
-
-def getitem(x: Tensor, index) -> Tensor:
-    idx, basic = normalize_index(index, x)
-    if not basic and any(isinstance(i, int) for i in idx):
-        first, second = _split_ints(idx)
-        return getitem(getitem(x, first), second)
-    try:
-        cls = BasicGetItem if basic else GetItem
-        return cls.apply(x, index=idx, basic=basic)
-    except IndexError as exc:
-        raise IndexOutOfRange(f"getitem: {exc} (tensor shape {tuple(x.shape)})") from None
 
 
 # ---- front ends ------------------------------------------------------------------------------
@@ -444,54 +285,6 @@ def chunk(x: Tensor, chunks: int, dim: int = 0) -> tuple:
         raise ValueError(f"chunk: chunks must be positive, got {chunks}")
     size = x.shape[normalize_dim(dim, x.ndim, "chunk")]
     return split(x, max(math.ceil(size / chunks), 1), dim)
-
-
-def gather(x: Tensor, dim: int, index: Tensor) -> Tensor:
-    d = normalize_dim(dim, x.ndim, "gather")
-    _check_index(x, d, index, "gather", index.shape)
-    return Gather.apply(x, dim=d, index=index._data)
-
-
-def scatter_add(x: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
-    d = normalize_dim(dim, x.ndim, "scatter_add")
-    _check_index(x, d, index, "scatter_add", index.shape)
-    if src.ndim != index.ndim or any(i > s for i, s in zip(index.shape, src.shape)):
-        raise ShapeError(f"scatter_add: index shape {tuple(index.shape)} must not exceed src "
-                         f"shape {tuple(src.shape)}")
-    if src.dtype is not x.dtype:
-        raise DTypeError(f"scatter_add: expected self and src of the same dtype, got "
-                         f"{x.dtype.name} and {src.dtype.name}")
-    return ScatterAdd.apply(x, src, dim=d, index=index._data)
-
-
-def _check_index(x, d, index, op, shape):
-    if not isinstance(index, Tensor) or index.dtype.category != 1:
-        got = index.dtype.name if isinstance(index, Tensor) else type(index).__name__
-        raise DTypeError(f"{op}: expected an integer (int64) index tensor, got {got}")
-    if index.ndim != max(x.ndim, 1) and not (x.ndim == 0 and index.ndim <= 1):
-        raise ShapeError(f"{op}: index {tuple(shape)} and input {tuple(x.shape)} must have the "
-                         "same number of dims")
-    for k, (i, s) in enumerate(zip(shape, x.shape)):
-        if k != d and i > s:
-            raise ShapeError(f"{op}: index shape {tuple(shape)} exceeds input shape "
-                             f"{tuple(x.shape)} at dim {k}")
-    if index.numel():
-        lo, hi = int(index._data.min()), int(index._data.max())
-        size = x.shape[d] if x.ndim else 1
-        if lo < 0 or hi >= size:
-            raise IndexOutOfRange(f"{op}: index {hi if hi >= size else lo} is out of bounds for "
-                                  f"dim {d} with size {size}")
-
-
-def index_select(x: Tensor, dim: int, index: Tensor) -> Tensor:
-    d = normalize_dim(dim, x.ndim, "index_select")
-    if not isinstance(index, Tensor) or index.dtype.category != 1 or index.ndim > 1:
-        raise DTypeError("index_select: index must be a 0-d or 1-d integer tensor")
-    if index.numel() and (int(index._data.min()) < -x.shape[d] or
-                          int(index._data.max()) >= x.shape[d]):
-        raise IndexOutOfRange(f"index_select: index out of range for dim {dim} of size "
-                              f"{x.shape[d]}")
-    return getitem(x, (slice(None),) * d + (index.reshape(-1),))
 
 
 def cat(tensors, dim: int = 0) -> Tensor:
