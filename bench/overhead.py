@@ -32,7 +32,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 
-import tinygrad_lite as tl
+import tinygrad_lite as tl  # noqa: E402
 
 CHAIN_LENGTH = 64
 

@@ -26,8 +26,8 @@ def __getattr__(name):
     raise AttributeError(f"module 'tinygrad_lite' has no attribute {name!r}")
 
 
-__all__ = ["Tensor", "Device", "tensor", "no_grad", "enable_grad", "is_grad_enabled", "autograd", "nn",
-           "cuda", "device", "float16", "float32", "float64", "int8", "int16", "int32", "int64",
+__all__ = ["Tensor", "Device", "tensor", "no_grad", "enable_grad", "is_grad_enabled", "autograd",
+           "nn", "cuda", "device", "float16", "float32", "float64", "int8", "int16", "int32", "int64",
            "uint8", "bool", "zeros", "ones", "empty", "full", "arange", "linspace", "eye", "rand",
            "randn", "randint", "zeros_like", "ones_like", "empty_like", "full_like", "rand_like",
            "randn_like", "from_numpy", "from_dlpack", "manual_seed"]
