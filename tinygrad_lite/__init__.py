@@ -27,7 +27,8 @@ def __getattr__(name):
 
 
 __all__ = ["Tensor", "Device", "tensor", "no_grad", "enable_grad", "is_grad_enabled", "autograd",
-           "nn", "cuda", "device", "float16", "float32", "float64", "int8", "int16", "int32", "int64",
+           "nn", "cuda", "device", "float16", "float32", "float64", "int8", "int16", "int32",
+           "int64",
            "uint8", "bool", "zeros", "ones", "empty", "full", "arange", "linspace", "eye", "rand",
            "randn", "randint", "zeros_like", "ones_like", "empty_like", "full_like", "rand_like",
            "randn_like", "from_numpy", "from_dlpack", "manual_seed"]
