@@ -487,3 +487,14 @@ def test_cuda_without_gpu_raises_helpful_error(make):
 def test_unknown_device_raises():
     with pytest.raises((RuntimeError, ValueError)):
         tl.tensor([1.0], device="tpu")
+
+
+@pytest.mark.parametrize("np_dtype", [np.float64, np.float32, np.int64])
+def test_numpy_array_operands_like_torch(np_dtype):
+    """A NumPy array on either side of an operator acts like a tensor of its dtype, as in torch."""
+    arr = np.arange(1, 4, dtype=np_dtype)
+    ours = [np.asarray(f(tl.ones(3), arr)) for f in (lambda t, a: a + t, lambda t, a: t * a)]
+    ref = [f(torch.ones(3), arr).numpy() for f in (lambda t, a: a + t, lambda t, a: t * a)]
+    for o, r in zip(ours, ref):
+        assert o.dtype == r.dtype
+        np.testing.assert_array_equal(o, r)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from .. import dtypes
 from ..errors import ShapeError
 from ..tensor import Tensor
@@ -35,20 +37,22 @@ def operands(a, b, op: str, ref: Tensor | None = None) -> tuple[Tensor, Tensor]:
     if not isinstance(ref, Tensor):
         raise TypeError(f"{op}: expected at least one Tensor operand")
     if not isinstance(a, (Tensor, bool, int, float)):
-        a = _scalar(a, op)
+        a = _scalar(a, op, ref)
     if not isinstance(b, (Tensor, bool, int, float)):
-        b = _scalar(b, op)
+        b = _scalar(b, op, ref)
     dt = dtypes.result_type((a, b))
     return _as(a, dt, ref), _as(b, dt, ref)
 
 
-def _scalar(x, op: str):
-    """NumPy scalars and 0-d arrays act like the Python number they hold (as in torch)."""
+def _scalar(x, op: str, ref: Tensor):
+    """NumPy scalars act like the Python number they hold, NumPy arrays like tensors (torch)."""
     if getattr(x, "ndim", None) == 0 and getattr(x, "dtype", None) is not None:
         try:
             return x.item()
         except (AttributeError, ValueError):
             pass
+    if isinstance(x, np.ndarray):
+        return Tensor._make(ref._device.from_numpy(x), ref._device)
     raise TypeError(f"{op}: unsupported operand type {type(x).__name__}")
 
 
