@@ -280,12 +280,22 @@ class Primitive(Function):
 
 # ---- the engine --------------------------------------------------------------------------------
 def _check_grad(node, i, inp, g):
+    if g.shape != inp.shape and _expands_to(inp.shape, g.shape):
+        from .ops._base import unbroadcast  # torch sums a broadcast gradient back, too
+
+        g = unbroadcast(g, inp.shape)
     if g.shape != inp.shape:
         raise RuntimeError(
             f"{node.name()}: backward returned a gradient of shape {tuple(g.shape)} for input {i}, "
             f"expected {tuple(inp.shape)}"
         )
     return g if g.dtype is inp.dtype else g.to(inp.dtype)
+
+
+def _expands_to(shape, target) -> bool:
+    if len(target) < len(shape):
+        return False
+    return all(s in (1, t) for s, t in zip(reversed(shape), reversed(target)))
 
 
 def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, capture=None):
@@ -375,7 +385,7 @@ def _owned(g, create_graph: bool):
     """A gradient the caller may keep and modify: backward results can alias each other (add
     passes one gradient to both inputs) or be read-only broadcast views (sum's backward)."""
     if create_graph:
-        return g
+        return g.clone()  # a differentiable copy
     return Tensor._make(g._device.xp.array(g._data, copy=True), g._device)
 
 

@@ -85,6 +85,7 @@ def arange(start, end=None, step=1, *, dtype=None, device=None,
         raise ValueError(f"arange: upper bound and larger bound inconsistent with step sign "
                          f"(start={start}, end={end}, step={step})")
     dev = get_device(device)
+    start, end, step = (v.item() if hasattr(v, "item") else v for v in (start, end, step))
     is_int = all(isinstance(v, int) for v in (start, end, step))
     dt = _dtype(dtype, dtypes.int64 if is_int else dtypes.float32)
     n = int(np.ceil((end - start) / step))

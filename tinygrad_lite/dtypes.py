@@ -103,9 +103,9 @@ def promote_types(a: DType, b: DType) -> DType:
 
 def scalar_dtype(value) -> DType:
     """The dtype a Python scalar takes in promotion (floats: the default float dtype)."""
-    if isinstance(value, bool):
+    if isinstance(value, (bool, np.bool_)):
         return bool_
-    if isinstance(value, int):
+    if isinstance(value, (int, np.integer)):
         return int64
     return DEFAULT_FLOAT
 

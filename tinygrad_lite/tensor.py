@@ -90,7 +90,9 @@ class Tensor(MathMixin, ReduceMixin, MovementMixin):
             return self._data.shape
         from .errors import normalize_dim
 
-        return self._data.shape[normalize_dim(dim, self.ndim, "size")] if self.ndim else 1
+        if self.ndim == 0:
+            raise IndexError(f"size: dimension specified as {dim} but tensor has no dimensions")
+        return self._data.shape[normalize_dim(dim, self.ndim, "size")]
 
     def numel(self) -> int:
         return int(self._data.size)
@@ -226,7 +228,7 @@ class Tensor(MathMixin, ReduceMixin, MovementMixin):
         device = kwargs.pop("device", None)
         dtype = kwargs.pop("dtype", None)
         kwargs.pop("non_blocking", None)
-        kwargs.pop("copy", None)
+        copy = kwargs.pop("copy", False)
         if kwargs:
             raise TypeError(f"to: unexpected arguments {sorted(kwargs)}")
         for a in args:
@@ -243,7 +245,7 @@ class Tensor(MathMixin, ReduceMixin, MovementMixin):
             out = to_device(out, get_device(device))
         if dtype is not None:
             out = cast(out, dtypes.to_dtype(dtype, "to"))
-        return out
+        return out.clone() if copy and out is self else out
 
     def cpu(self) -> Tensor:
         return self.to("cpu")
@@ -289,10 +291,11 @@ class Tensor(MathMixin, ReduceMixin, MovementMixin):
                 raise RuntimeError(
                     f"{op}: a leaf tensor that requires grad is being used in an in-place "
                     "operation; wrap it in no_grad() or clone() it first")
-            if node is not None and node.is_view:
+            if (node is not None and node.is_view) or getattr(self._data, "base", None) is not None:
                 raise RuntimeError(
-                    f"{op}: in-place operation on a view ({node.name()}) of a tensor that "
-                    "requires grad is not supported; use the out-of-place op instead")
+                    f"{op}: in-place operation that needs a gradient on a view of another tensor "
+                    "is not supported (the base would not see the new history); use the "
+                    "out-of-place op (torch.where, cat, ...) instead")
             old = Tensor._make(self._data.copy(), self._device, node, self._out_idx)
             old._requires_grad = self._requires_grad
             result = fn(old, *args)
@@ -346,13 +349,12 @@ class Tensor(MathMixin, ReduceMixin, MovementMixin):
             if broadcast_shape(self.shape, src.shape, op="copy_") != self.shape:
                 raise ValueError(f"copy_: source of shape {tuple(src.shape)} can't be broadcast "
                                  f"to the destination's shape {tuple(self.shape)}")
-        return self._inplace("copy_", lambda s, o: o.to(s.dtype).expand(s.shape).clone(), src)
+        return self._inplace("copy_", lambda s, o: _overwrite(s, o.to(s.dtype)), src)
 
     def _write(self, op: str, value) -> Tensor:
-        """Overwrite the data outside the graph (fill_, zero_, copy_ of a constant)."""
-        if is_grad_enabled() and self._requires_grad and self._node is None:
-            raise RuntimeError(f"{op}: a leaf tensor that requires grad is being used in an "
-                               "in-place operation; wrap it in no_grad() first")
+        """Overwrite every element (fill_, zero_); in the graph the old value gets gradient 0."""
+        if is_grad_enabled() and self._requires_grad:
+            return self._inplace(op, lambda s: _overwrite(s, value))
         value = value._data if isinstance(value, Tensor) else value
         try:
             self._data[...] = value
@@ -360,8 +362,6 @@ class Tensor(MathMixin, ReduceMixin, MovementMixin):
             raise ValueError(f"{op}: cannot write a value of shape {np.shape(value)} into a tensor"
                              f" of shape {self.shape} ({exc})") from None
         self._vc[0] += 1
-        if self._node is not None and is_grad_enabled():
-            self._node, self._requires_grad = None, False  # the new value has no history
         return self
 
     def zero_(self) -> Tensor:
@@ -384,17 +384,21 @@ class Tensor(MathMixin, ReduceMixin, MovementMixin):
 
     def __setitem__(self, index, value) -> None:
         """Assignment outside the graph (the target must not require grad in grad mode)."""
-        from .ops.indexing import normalize_index
+        from .ops.indexing import _split_ints, normalize_index
 
         if is_grad_enabled() and (self._requires_grad or (isinstance(value, Tensor)
                                                          and value._requires_grad)):
             raise RuntimeError(
                 "setitem: assignment into a tensor that requires grad (or of a value that "
                 "requires grad) is not supported; use where / masked_fill / cat, or no_grad()")
-        idx, _ = normalize_index(index, self, "setitem")
+        idx, basic = normalize_index(index, self, "setitem")
         value = value.to(self.dtype)._data if isinstance(value, Tensor) else value
+        target = self._data
+        if not basic and any(isinstance(i, int) for i in idx):
+            idx, second = _split_ints(idx)  # torch's dim order: integer indices first
+            target, idx = target[idx], second
         try:
-            self._data[idx] = value
+            target[idx] = value
         except (ValueError, IndexError) as exc:
             raise type(exc)(f"setitem: {exc} (tensor shape {self.shape})") from None
         self._vc[0] += 1
@@ -429,6 +433,19 @@ class Tensor(MathMixin, ReduceMixin, MovementMixin):
 
     def __reduce__(self):
         raise TypeError("Tensor objects are not pickled; use tl.save (safetensors) instead")
+
+
+def _overwrite(old: Tensor, value) -> Tensor:
+    """``value`` broadcast to ``old``'s shape and dtype, as a graph node whose gradient w.r.t.
+    ``old`` is zero (a select, so inf/nan in ``old`` never leak in)."""
+    from .ops.elementwise import where
+
+    everywhere = Tensor._make(old._device.xp.ones(old.shape, dtype=bool), old._device)
+    if isinstance(value, Tensor):
+        value = value.to(old.dtype)
+    else:
+        value = Tensor._make(old._device.xp.asarray(value, dtype=old.dtype.np), old._device)
+    return where(everywhere, value, old)
 
 
 def _is_torch_dtype(obj) -> bool:

@@ -220,6 +220,9 @@ class MathMixin:
                 raise ValueError(f"masked_fill: only 0-d value tensors are supported, got shape "
                                  f"{tuple(value.shape)}")
             value = value.to(self.dtype)
+        else:  # like torch, the fill value takes the tensor's dtype (2.7 into int64 is 2)
+            value = type(self)._make(self._device.xp.asarray(value).astype(self.dtype.np),
+                                     self._device)
         return E.where(mask, value, self)
 
     def lerp(self, end, weight):

@@ -355,6 +355,23 @@ class Remainder(Primitive):
         return unbroadcast(g, a.shape), unbroadcast(-g * (a / b).floor(), b.shape)
 
 
+class RoundedDiv(Primitive):
+    """div with rounding_mode "floor" or "trunc": piecewise constant, gradient zero (torch)."""
+
+    def forward(ctx, a, b, mode):
+        xp = ctx.device.xp
+        if mode == "floor":
+            return xp.floor_divide(a, b)
+        if a.dtype.kind in "iu":
+            return (xp.trunc(a / b)).astype(a.dtype)
+        return xp.trunc(a / b)
+
+    def backward(ctx, g):
+        a, b = ctx.inputs
+        zero = g * 0
+        return unbroadcast(zero, a.shape), unbroadcast(zero, b.shape)
+
+
 class FloorDivide(Primitive):
     def forward(ctx, a, b):
         return ctx.device.xp.floor_divide(a, b)
@@ -456,12 +473,13 @@ def mul(a, b):
 
 def div(a, b, rounding_mode=None):
     """True division (ints give float32), or ``rounding_mode`` "floor" / "trunc"."""
-    if rounding_mode == "floor":
-        return floor_divide(a, b)
-    if rounding_mode == "trunc":
-        dt = dtypes.result_type((a, b))
-        q = _binary(Div, *_float_operands(a, b, "div"), "div").trunc()
-        return q if dt.category == 2 else cast(q, dt)
+    if rounding_mode in ("floor", "trunc"):
+        a, b = operands(a, b, "div")
+        if a.shape != b.shape and a.ndim and b.ndim:
+            broadcast_shape(a.shape, b.shape, op="div")
+        if a.dtype.category != 2:
+            _check_integer_operands(FloorDivide, a, b, "div")
+        return RoundedDiv.apply(a, b, mode=rounding_mode)
     if rounding_mode is not None:
         raise ValueError(f"div: rounding_mode must be None, 'trunc' or 'floor', got "
                          f"{rounding_mode!r}")

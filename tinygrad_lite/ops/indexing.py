@@ -129,7 +129,10 @@ def normalize_index(index, x: Tensor, op: str = "getitem"):
         elif isinstance(item, bool):
             item = xp.asarray(item)
         elif not (item is None or item is Ellipsis or isinstance(item, (int, slice))):
-            if getattr(item, "ndim", None) == 0 and hasattr(item, "__index__"):
+            if getattr(item, "ndim", None) == 0 and getattr(item, "dtype", None) is not None \
+                    and item.dtype.kind == "b":
+                pass  # 0-d bool arrays stay masks (they add or drop a dim)
+            elif getattr(item, "ndim", None) == 0 and hasattr(item, "__index__"):
                 item = int(item)  # NumPy integer scalars
             elif not hasattr(item, "dtype"):
                 if not hasattr(item, "__index__"):
@@ -140,7 +143,22 @@ def normalize_index(index, x: Tensor, op: str = "getitem"):
         if hasattr(item, "dtype"):
             basic = False
         out.append(item)
+    if not basic and any(i is Ellipsis for i in out):
+        out = _expand_ellipsis(out, x.ndim, op)
     return tuple(out), basic
+
+
+def _expand_ellipsis(items: list, ndim: int, op: str) -> list:
+    """Spell out ``...`` as slices: NumPy treats advanced indices on either side of an empty
+    ``...`` as separated (moving their dims to the front); torch treats them as adjacent."""
+    used = sum(1 if isinstance(i, (int, slice)) else
+               (i.ndim if getattr(i, "dtype", None) is not None and i.dtype.kind == "b" else
+                (0 if i is None or i is Ellipsis else 1)) for i in items)
+    at = next(k for k, i in enumerate(items) if i is Ellipsis)
+    rest = [i for k, i in enumerate(items) if k != at and i is not Ellipsis]
+    if len(rest) != len(items) - 1:
+        raise IndexError(f"{op}: an index can only have a single ellipsis ('...')")
+    return items[:at] + [slice(None)] * max(ndim - used, 0) + items[at + 1:]
 
 
 def _split_ints(idx):
@@ -216,7 +234,7 @@ def index_select(x: Tensor, dim: int, index: Tensor) -> Tensor:
     d = normalize_dim(dim, x.ndim, "index_select")
     if not isinstance(index, Tensor) or index.dtype.category != 1 or index.ndim > 1:
         raise DTypeError("index_select: index must be a 0-d or 1-d integer tensor")
-    if index.numel() and (int(index._data.min()) < -x.shape[d] or
+    if index.numel() and (int(index._data.min()) < 0 or
                           int(index._data.max()) >= x.shape[d]):
         raise IndexOutOfRange(f"index_select: index out of range for dim {dim} of size "
                               f"{x.shape[d]}")

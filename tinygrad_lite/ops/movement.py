@@ -26,6 +26,12 @@ class Reshape(Primitive):
         return g.reshape(ctx.inputs[0].shape)
 
 
+class ReshapeCopy(Reshape):
+    """A reshape NumPy had to copy (non-contiguous input): not a view."""
+
+    is_view = False
+
+
 class Permute(Primitive):
     __slots__ = ("dims",)
     is_view = True
@@ -154,6 +160,10 @@ def reshape(x: Tensor, *shape, op: str = "reshape") -> Tensor:
                            f"(shape {tuple(x.shape)}, non-contiguous); use reshape() instead")
     if shape == x.shape:
         return x
+    flags = getattr(x._data, "flags", None)
+    if flags is not None and not flags.c_contiguous and not _viewable(x._data, shape,
+                                                                      x._device.xp):
+        return ReshapeCopy.apply(x, shape=shape)
     return Reshape.apply(x, shape=shape)
 
 
@@ -283,8 +293,11 @@ def split(x: Tensor, split_size_or_sections, dim: int = 0) -> tuple:
 def chunk(x: Tensor, chunks: int, dim: int = 0) -> tuple:
     if chunks <= 0:
         raise ValueError(f"chunk: chunks must be positive, got {chunks}")
-    size = x.shape[normalize_dim(dim, x.ndim, "chunk")]
-    return split(x, max(math.ceil(size / chunks), 1), dim)
+    d = normalize_dim(dim, x.ndim, "chunk")
+    size = x.shape[d]
+    if size == 0:  # torch returns `chunks` empty pieces
+        return tuple(narrow(x, d, 0, 0) for _ in range(chunks))
+    return split(x, math.ceil(size / chunks), dim)
 
 
 def cat(tensors, dim: int = 0) -> Tensor:
