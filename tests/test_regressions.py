@@ -126,20 +126,6 @@ def _custom_function_broadcast_grad(lib):
     return x.grad
 
 
-CASES = {f.__name__.strip("_"): f for f in [
-    _setitem_int_slice_tensor, _ellipsis_between_indices, _bool_scalar_with_int,
-    _fill_on_nonleaf_keeps_graph, _copy_constant_into_nonleaf, _masked_fill_int_with_float,
-    _create_graph_grads_are_separate, _div_rounding_modes_have_zero_grad, _chunk_empty_dim,
-    _to_copy_is_independent, _dtype_inference, _reshape_copy_is_not_a_view,
-    _custom_function_broadcast_grad]}
-
-
-@pytest.mark.parametrize("name", sorted(CASES))
-def test_matches_torch(name):
-    ours, ref = both(CASES[name])
-    assert_same(ours, ref)
-
-
 @pytest.mark.parametrize("lib_call", [
     lambda lib: lib.arange(4.0).index_select(0, lib.tensor([-1])),
     lambda lib: lib.tensor(1.0).size(0),
@@ -157,3 +143,41 @@ def test_inplace_with_grad_into_view_of_plain_tensor_raises():
     buf = tl.zeros(2, 3)
     with pytest.raises(RuntimeError, match="view"):
         buf[1].copy_(w * 2)
+
+
+def _nan_rules(lib):
+    nan = float("nan")
+    x = lib.tensor([[1.0, nan], [2.0, 3.0]], requires_grad=True)
+    x.amax(1).sum().backward()
+    g_amax = x.grad
+    y = lib.tensor([1.0, nan, nan], requires_grad=True)
+    y.max().backward()
+    z = lib.tensor([nan, -1.0, 2.0], requires_grad=True)
+    (z.abs() + z.relu()).sum().backward()
+    return g_amax, y.grad, z.grad, lib.tensor([nan, -2.0, 0.0]).sign()
+
+
+def _pads_crop_before_wrapping(lib):
+    x = lib.arange(5.0).reshape(1, 1, 5)
+    pad = lib.nn.functional.pad
+    return (pad(x, (-1, 1), mode="circular"), pad(x, (-1, 2), mode="reflect"),
+            pad(x, (-1, 2), mode="replicate"))
+
+
+def _edge_shapes(lib):
+    return (lib.tensor([True, False]).sign(), lib.tensor(1.0).flip(0),
+            lib.ones(1, 2).all(dim=()), lib.ones(1, 2).any(dim=()))
+
+
+CASES = {f.__name__.strip("_"): f for f in [
+    _setitem_int_slice_tensor, _ellipsis_between_indices, _bool_scalar_with_int,
+    _fill_on_nonleaf_keeps_graph, _copy_constant_into_nonleaf, _masked_fill_int_with_float,
+    _create_graph_grads_are_separate, _div_rounding_modes_have_zero_grad, _chunk_empty_dim,
+    _to_copy_is_independent, _dtype_inference, _reshape_copy_is_not_a_view,
+    _custom_function_broadcast_grad, _nan_rules, _pads_crop_before_wrapping, _edge_shapes]}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_matches_torch(name):
+    ours, ref = both(CASES[name])
+    assert_same(ours, ref)

@@ -7,6 +7,8 @@ the random generator and the kernel entry points. Ops call ``tensor.device.xp`` 
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 
 from .errors import ShapeError  # noqa: F401  (re-exported for kernels that validate shapes)
@@ -46,6 +48,10 @@ class Device:
     def to_numpy(self, array) -> np.ndarray:
         raise NotImplementedError
 
+    def quiet(self):
+        """Context in which division by zero, log(0) etc. give inf/nan silently, as in torch."""
+        return contextlib.nullcontext()
+
     def from_numpy(self, array: np.ndarray):
         raise NotImplementedError
 
@@ -72,6 +78,9 @@ class CPUDevice(Device):
 
     def seed(self, seed: int) -> None:
         self.generator = np.random.default_rng(seed)
+
+    def quiet(self):
+        return np.errstate(divide="ignore", invalid="ignore", over="ignore")
 
 
 class CUDADevice(Device):

@@ -38,7 +38,8 @@ class Log(Primitive):
     saves_inputs = (0,)
 
     def forward(ctx, x):
-        return ctx.device.xp.log(x)
+        with ctx.device.quiet():
+            return ctx.device.xp.log(x)
 
     def backward(ctx, g):
         return g / ctx.inputs[0]
@@ -48,7 +49,8 @@ class Log2(Primitive):
     saves_inputs = (0,)
 
     def forward(ctx, x):
-        return ctx.device.xp.log2(x)
+        with ctx.device.quiet():
+            return ctx.device.xp.log2(x)
 
     def backward(ctx, g):
         return g / (ctx.inputs[0] * math.log(2.0))
@@ -58,7 +60,8 @@ class Log1p(Primitive):
     saves_inputs = (0,)
 
     def forward(ctx, x):
-        return ctx.device.xp.log1p(x)
+        with ctx.device.quiet():
+            return ctx.device.xp.log1p(x)
 
     def backward(ctx, g):
         return g / (ctx.inputs[0] + 1)
@@ -78,7 +81,8 @@ class Sqrt(Primitive):
     saves_output = True
 
     def forward(ctx, x):
-        return ctx.device.xp.sqrt(x)
+        with ctx.device.quiet():
+            return ctx.device.xp.sqrt(x)
 
     def backward(ctx, g):
         return g / (2 * ctx.output)
@@ -88,7 +92,8 @@ class Rsqrt(Primitive):
     saves_output = True
 
     def forward(ctx, x):
-        return 1 / ctx.device.xp.sqrt(x)
+        with ctx.device.quiet():
+            return 1 / ctx.device.xp.sqrt(x)
 
     def backward(ctx, g):
         out = ctx.output
@@ -99,7 +104,8 @@ class Reciprocal(Primitive):
     saves_output = True
 
     def forward(ctx, x):
-        return 1 / x
+        with ctx.device.quiet():
+            return 1 / x
 
     def backward(ctx, g):
         out = ctx.output
@@ -158,7 +164,7 @@ class Relu(Primitive):
         return ctx.device.xp.maximum(x, 0).astype(x.dtype, copy=False)
 
     def backward(ctx, g):
-        return where(ctx.output > 0, g, 0)  # gradient 0 at 0, as torch
+        return where(ctx.output <= 0, 0, g)  # gradient 0 at 0 and 1 at NaN, as torch
 
 
 class Abs(Primitive):
@@ -178,7 +184,13 @@ class ZeroGrad(Primitive):
 
     def forward(ctx, x, fn):
         ctx.fn = fn
-        return getattr(ctx.device.xp, fn)(x)
+        xp = ctx.device.xp
+        if fn == "sign":
+            if x.dtype.kind == "b":
+                return x.copy()
+            out = xp.sign(x)
+            return xp.where(out != out, 0, out).astype(x.dtype, copy=False)  # sign(nan) is 0
+        return getattr(xp, fn)(x)
 
     def backward(ctx, g):
         return g * 0
@@ -242,7 +254,8 @@ class Div(Primitive):
     saves_inputs = (0, 1)
 
     def forward(ctx, a, b):
-        return a / b
+        with ctx.device.quiet():
+            return a / b
 
     def backward(ctx, g):
         a, b = ctx.inputs
@@ -258,7 +271,8 @@ class Pow(Primitive):
     saves_output = True
 
     def forward(ctx, a, b):
-        return _int_power(ctx.device.xp, a, b)
+        with ctx.device.quiet():
+            return _int_power(ctx.device.xp, a, b)
 
     def backward(ctx, g):
         a, b = ctx.inputs
@@ -280,7 +294,8 @@ class PowScalar(Primitive):
 
     def forward(ctx, x, exponent):
         ctx.exponent = exponent
-        return (x ** exponent).astype(x.dtype, copy=False)
+        with ctx.device.quiet():
+            return (x ** exponent).astype(x.dtype, copy=False)
 
     def backward(ctx, g):
         p = ctx.exponent
@@ -298,7 +313,8 @@ class RPowScalar(Primitive):
 
     def forward(ctx, x, base):
         ctx.base = base
-        return _int_power(ctx.device.xp, ctx.device.xp.asarray(base, dtype=x.dtype), x)
+        with ctx.device.quiet():
+            return _int_power(ctx.device.xp, ctx.device.xp.asarray(base, dtype=x.dtype), x)
 
     def backward(ctx, g):
         if ctx.base == 0:
@@ -348,7 +364,8 @@ class Remainder(Primitive):
     saves_inputs = (0, 1)
 
     def forward(ctx, a, b):
-        return ctx.device.xp.remainder(a, b)
+        with ctx.device.quiet():
+            return ctx.device.xp.remainder(a, b)
 
     def backward(ctx, g):
         a, b = ctx.inputs
@@ -360,11 +377,10 @@ class RoundedDiv(Primitive):
 
     def forward(ctx, a, b, mode):
         xp = ctx.device.xp
-        if mode == "floor":
-            return xp.floor_divide(a, b)
-        if a.dtype.kind in "iu":
-            return (xp.trunc(a / b)).astype(a.dtype)
-        return xp.trunc(a / b)
+        with ctx.device.quiet():
+            if mode == "floor":
+                return xp.floor_divide(a, b)
+            return xp.trunc(a / b).astype(a.dtype, copy=False)
 
     def backward(ctx, g):
         a, b = ctx.inputs
@@ -374,7 +390,8 @@ class RoundedDiv(Primitive):
 
 class FloorDivide(Primitive):
     def forward(ctx, a, b):
-        return ctx.device.xp.floor_divide(a, b)
+        with ctx.device.quiet():
+            return ctx.device.xp.floor_divide(a, b)
 
     def backward(ctx, g):
         raise RuntimeError("floor_divide: the derivative is not implemented (as in torch); "

@@ -334,7 +334,10 @@ def stack(tensors, dim: int = 0) -> Tensor:
 
 def flip(x: Tensor, dims) -> Tensor:
     dims = (dims,) if isinstance(dims, int) else tuple(dims)
-    return Flip.apply(x, dims=tuple(normalize_dim(d, x.ndim, "flip") for d in dims))
+    norm = tuple(normalize_dim(d, x.ndim, "flip") for d in dims)
+    if len(set(norm)) != len(norm):
+        raise ShapeError(f"flip: dim {dims} appears multiple times in the list of dims")
+    return Flip.apply(x, dims=norm if x.ndim else ())
 
 
 def roll(x: Tensor, shifts, dims=None) -> Tensor:
@@ -342,6 +345,8 @@ def roll(x: Tensor, shifts, dims=None) -> Tensor:
         return reshape(roll(flatten(x), shifts, 0), x.shape)
     shifts = (shifts,) if isinstance(shifts, int) else tuple(shifts)
     dims = (dims,) if isinstance(dims, int) else tuple(dims)
+    if not shifts:
+        raise ValueError("roll: `shifts` required")
     if len(shifts) != len(dims):
         raise ShapeError(f"roll: shifts {shifts} and dims {dims} must have the same length")
     return Roll.apply(x, shifts=shifts, dims=tuple(normalize_dim(d, x.ndim, "roll")
@@ -384,6 +389,9 @@ def pad(x: Tensor, pad, mode: str = "constant", value=None) -> Tensor:
         return Pad.apply(x, widths=widths, value=0 if value is None else value)
     if mode not in ("reflect", "replicate", "circular"):
         raise ValueError(f"pad: unknown mode {mode!r} (constant, reflect, replicate, circular)")
+    if any(w < 0 for w in widths):  # torch crops first, then pads what is left
+        x = Pad.apply(x, widths=tuple(min(w, 0) for w in widths), value=0)
+        widths = tuple(max(w, 0) for w in widths)
     xp = x._device.xp
     for k in range(len(widths) // 2):
         d = x.ndim - 1 - k

@@ -41,22 +41,29 @@ class Sum(Primitive):
 
 
 class Extremum(Primitive):
-    """amax / amin: at ties the gradient is split evenly (torch's rule)."""
+    """amax / amin (and max()/min() without dim): at ties the gradient is split evenly.
 
-    __slots__ = ("dims", "keepdim", "fn")
+    NaN follows torch: amax's gradient becomes NaN for the slice (no element equals NaN, so the
+    count is 0); max() without dim counts NaN inputs as the maximum (``nan_hits``).
+    """
+
+    __slots__ = ("dims", "keepdim", "fn", "nan_hits")
     saves_inputs = (0,)
     saves_output = True
 
-    def forward(ctx, x, dims, keepdim, fn):
-        ctx.dims, ctx.keepdim, ctx.fn = dims, keepdim, fn
+    def forward(ctx, x, dims, keepdim, fn, nan_hits=False):
+        ctx.dims, ctx.keepdim, ctx.fn, ctx.nan_hits = dims, keepdim, fn, nan_hits
         return getattr(ctx.device.xp, fn)(x, axis=dims, keepdims=keepdim)
 
     def backward(ctx, g):
         x = ctx.inputs[0]
         out = _expand_back(ctx.output, x, ctx.dims, ctx.keepdim)
         hit = x == out
+        if ctx.nan_hits:
+            hit = hit | ((x != x) & (out != out))
         count = hit.sum(dim=ctx.dims, keepdim=True).to(g.dtype)
-        return where(hit, _expand_back(g, x, ctx.dims, ctx.keepdim) / count, 0)
+        share = _expand_back(g, x, ctx.dims, ctx.keepdim) / count
+        return share * hit if ctx.nan_hits else share * hit.to(g.dtype)
 
 
 class Prod(Primitive):
@@ -190,7 +197,9 @@ def max_or_min(x: Tensor, dim, keepdim: bool, which: str):
     """``max()`` (ties split like amax) or ``max(dim)`` -> (values, indices) (gradient goes to
     the returned index)."""
     if dim is None:
-        return (amax if which == "max" else amin)(x)
+        _nonempty(x, (), which)
+        return Extremum.apply(x, dims=normalize_dims(None, x.ndim, which), keepdim=False,
+                              fn="amax" if which == "max" else "amin", nan_hits=True)
     if isinstance(dim, Tensor):  # torch.max(a, b) is maximum
         from .elementwise import maximum, minimum
 
@@ -285,10 +294,14 @@ def norm(x: Tensor, p=2, dim=None, keepdim: bool = False) -> Tensor:
 
 
 def all(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:
+    if isinstance(dim, (tuple, list)) and not dim:  # torch: an empty dim list reduces nothing
+        return x != 0
     dims = normalize_dims(dim, x.ndim, "all")
     return Tensor._make(x._device.xp.all(x._data, axis=dims, keepdims=keepdim), x._device)
 
 
 def any(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:
+    if isinstance(dim, (tuple, list)) and not dim:
+        return x != 0
     dims = normalize_dims(dim, x.ndim, "any")
     return Tensor._make(x._device.xp.any(x._data, axis=dims, keepdims=keepdim), x._device)
