@@ -415,7 +415,13 @@ class Tensor(MathMixin, ReduceMixin, MovementMixin):
         return (self[i] for i in range(self.shape[0]))
 
     def __repr__(self) -> str:
-        body = np.array2string(self._device.to_numpy(self._data), separator=", ", precision=4,
+        array = self._device.to_numpy(self._data)
+        mode = "maxprec"
+        if array.dtype.kind == "f" and array.size:
+            finite = array[np.isfinite(array)]
+            if finite.size and np.any(finite != np.round(finite)):
+                mode = "fixed"  # torch prints every element with 4 decimals then
+        body = np.array2string(array, separator=", ", precision=4, floatmode=mode,
                                prefix="tensor(")
         extras = []
         if self.dtype not in (dtypes.float32, dtypes.int64, dtypes.bool_) or self._data.size == 0:
