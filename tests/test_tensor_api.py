@@ -499,3 +499,8 @@ def test_numpy_array_operands_act_like_tensors(np_dtype):
         ref = f(torch.ones(3), torch.from_numpy(arr)).numpy()
         assert ours.dtype == ref.dtype
         np.testing.assert_array_equal(ours, ref)
+
+
+@pytest.mark.parametrize("data", [[1.5, 2.0], [1.0, 2.0], 2.5, [[1e-5, 3.0]], [1, 2], [True]])
+def test_repr_matches_torch_for_default_dtypes(data):
+    assert repr(tl.tensor(data)) == repr(torch.tensor(data))
