@@ -421,8 +421,12 @@ class Tensor(MathMixin, ReduceMixin, MovementMixin):
             finite = array[np.isfinite(array)]
             if finite.size and np.any(finite != np.round(finite)):
                 mode = "fixed"  # torch prints every element with 4 decimals then
+        formatter = None
+        if array.dtype.kind == "b":  # width of the longest word present, as torch pads
+            width = 5 if array.size and not array.all() else 4
+            formatter = {"bool": lambda v: ("True" if v else "False").rjust(width)}
         body = np.array2string(array, separator=", ", precision=4, floatmode=mode,
-                               prefix="tensor(")
+                               prefix="tensor(", formatter=formatter)
         extras = []
         if self.dtype not in (dtypes.float32, dtypes.int64, dtypes.bool_) or self._data.size == 0:
             extras.append(f"dtype={self.dtype!r}")
