@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import dtypes
-from .device import get_device, manual_seed  # noqa: F401  (re-exported)
+from .device import dlpack_device, get_device, manual_seed  # noqa: F401  (re-exported)
 from .tensor import Tensor
 
 
@@ -47,8 +47,7 @@ def from_numpy(array: np.ndarray) -> Tensor:
 
 def from_dlpack(obj) -> Tensor:
     """Zero-copy import of a DLPack-capable array (NumPy, torch, CuPy)."""
-    kind = obj.__dlpack_device__()[0] if hasattr(obj, "__dlpack_device__") else 1
-    device = get_device("cpu" if kind == 1 else "cuda")
+    device = dlpack_device(obj)
     return Tensor._make(device.xp.from_dlpack(obj), device)
 
 

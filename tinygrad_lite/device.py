@@ -149,6 +149,12 @@ def get_device(device=None) -> Device:
     raise ValueError(f"device: unknown device {device!r} (expected 'cpu' or 'cuda[:N]')")
 
 
+def dlpack_device(obj) -> Device:
+    """The device that holds a DLPack-capable array (DLPack device type 1 is the CPU)."""
+    kind = obj.__dlpack_device__()[0] if hasattr(obj, "__dlpack_device__") else 1
+    return CPU if kind == 1 else get_device("cuda")
+
+
 def cuda_is_available() -> bool:
     """True when CuPy imports and sees at least one GPU."""
     try:
