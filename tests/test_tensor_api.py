@@ -504,3 +504,15 @@ def test_numpy_array_operands_act_like_tensors(np_dtype):
 @pytest.mark.parametrize("data", [[1.5, 2.0], [1.0, 2.0], 2.5, [[1e-5, 3.0]], [1, 2], [True]])
 def test_repr_matches_torch_for_default_dtypes(data):
     assert repr(tl.tensor(data)) == repr(torch.tensor(data))
+
+
+def test_from_dlpack_shares_memory_with_torch_and_numpy():
+    src = torch.arange(6, dtype=torch.float32).reshape(2, 3)
+    t = tl.from_dlpack(src)
+    assert t.shape == (2, 3) and t.dtype == tl.float32
+    src[0, 0] = 42.0  # zero-copy: the change is visible through our tensor
+    assert t[0, 0].item() == 42.0
+    arr = np.ones(4, dtype=np.int64)
+    u = tl.from_dlpack(arr)
+    arr[1] = 7
+    assert u.dtype == tl.int64 and u.tolist() == [1, 7, 1, 1]
