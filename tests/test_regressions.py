@@ -129,11 +129,16 @@ def _custom_function_broadcast_grad(lib):
 @pytest.mark.parametrize("lib_call", [
     lambda lib: lib.arange(4.0).index_select(0, lib.tensor([-1])),
     lambda lib: lib.tensor(1.0).size(0),
+    lambda lib: lib.tensor([[1, 2], [3]]),
+    lambda lib: lib.eye(-1),
+    lambda lib: setattr(lib.ones(2, requires_grad=True), "grad", lib.ones(3)),
+    lambda lib: setattr(lib.ones(2, requires_grad=True), "grad", lib.ones(2, dtype=lib.float64)),
+    lambda lib: lib.zeros(2, requires_grad=True).sum(dtype=lib.int64),
 ])
 def test_errors_like_torch(lib_call):
-    with pytest.raises((IndexError, RuntimeError)):
+    with pytest.raises((IndexError, RuntimeError, ValueError, TypeError)):
         lib_call(torch)
-    with pytest.raises((IndexError, RuntimeError, ValueError)):
+    with pytest.raises((IndexError, RuntimeError, ValueError, TypeError)):
         lib_call(tl)
 
 
@@ -169,15 +174,86 @@ def _edge_shapes(lib):
             lib.ones(1, 2).all(dim=()), lib.ones(1, 2).any(dim=()))
 
 
+def _float16_reductions_accumulate_wide(lib):
+    h = lib.float16
+    return (lib.tensor([60000.0, 60000.0], dtype=h).mean(),
+            lib.full((5000,), 300.0, dtype=h).var(),
+            lib.tensor([200.0, 200.0, 200.0], dtype=h).norm(),
+            lib.tensor([300.0, 300.0], dtype=h).norm(p=3))
+
+
+def _integer_dtype_arguments(lib):
+    x = lib.tensor([[1, 2], [3, 4]])
+    return (x.sum(0, dtype=lib.int32), x.prod(dtype=lib.int32), x.cumsum(0, dtype=lib.int32),
+            x.sum(dtype=lib.float64))
+
+
+def _var_with_large_correction(lib):
+    x = lib.tensor([1.0, 2.0, 3.0])
+    return x.var(correction=4), x.std(correction=5)
+
+
+def _custom_function_protocol(lib):
+    seen = []
+
+    class Op(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx, a, b, k):
+            seen.append(tuple(ctx.needs_input_grad))
+            return a * b * k, None
+
+        @staticmethod
+        def backward(ctx, g, g_none):
+            return g * 2, None, None, None  # a surplus trailing None is accepted
+
+    a = lib.tensor([1.0, 2.0], requires_grad=True)
+    out, nothing = Op.apply(a, lib.tensor([3.0, 4.0]), 5)
+    out.sum().backward()
+    return a.grad, lib.tensor([float(v) for v in seen[0]]), lib.tensor(float(nothing is None))
+
+
+def _grad_mode_helpers(lib):
+    x = lib.ones(2, requires_grad=True)
+
+    @lib.no_grad
+    def doubled(t):
+        return t * 2
+
+    with lib.set_grad_enabled(False):
+        inside = (x * 2).requires_grad
+    return lib.tensor([float(doubled(x).requires_grad), float(inside),
+                       float((x * 2).requires_grad)])
+
+
+def _api_forms(lib):
+    t = lib.arange(6.0).reshape(2, 3)
+    x = lib.tensor([1.0, 2.0], requires_grad=True)
+    y = lib.tensor([3.0, 4.0], requires_grad=True)
+    (x * y).sum().backward(inputs=[x])
+    data = x.data
+    data[0] = 7.0
+    return (t.flip(0, 1), lib.zeros(size=(2, 3)), lib.arange(end=4), x.grad,
+            lib.tensor(float(y.grad is None)), x.detach(),
+            lib.tensor([float(3 in lib.tensor([[1, 2], [3, 4]])),
+                        float(9 in lib.tensor([[1, 2], [3, 4]]))]))
+
+
 CASES = {f.__name__.strip("_"): f for f in [
     _setitem_int_slice_tensor, _ellipsis_between_indices, _bool_scalar_with_int,
     _fill_on_nonleaf_keeps_graph, _copy_constant_into_nonleaf, _masked_fill_int_with_float,
     _create_graph_grads_are_separate, _div_rounding_modes_have_zero_grad, _chunk_empty_dim,
     _to_copy_is_independent, _dtype_inference, _reshape_copy_is_not_a_view,
-    _custom_function_broadcast_grad, _nan_rules, _pads_crop_before_wrapping, _edge_shapes]}
+    _custom_function_broadcast_grad, _nan_rules, _pads_crop_before_wrapping, _edge_shapes,
+    _float16_reductions_accumulate_wide, _integer_dtype_arguments, _var_with_large_correction,
+    _custom_function_protocol, _grad_mode_helpers, _api_forms]}
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_matches_torch(name):
     ours, ref = both(CASES[name])
     assert_same(ours, ref)
+
+
+def test_index_select_message_names_the_index():
+    with pytest.raises(IndexError, match="index 3 is out of range"):
+        tl.zeros(2, 3).index_select(0, tl.tensor([3]))

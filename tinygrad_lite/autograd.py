@@ -31,12 +31,18 @@ def is_grad_enabled() -> bool:
 
 
 class _SetGradMode:
-    """Context manager and decorator that sets grad mode and restores it on exit."""
+    """Context manager and decorator (``@no_grad()`` or bare ``@no_grad``) that sets grad mode
+    and restores it on exit."""
 
     enabled: bool
 
-    def __init__(self):
-        self._prev: list[bool] = []
+    def __new__(cls, fn=None):
+        self = super().__new__(cls)
+        self._prev = []
+        return self if fn is None else self(fn)
+
+    def __init__(self, fn=None):
+        pass
 
     def __enter__(self):
         self._prev.append(_mode.enabled)
@@ -65,6 +71,27 @@ class enable_grad(_SetGradMode):
     """Re-enable graph recording inside a ``no_grad`` region."""
 
     enabled = True
+
+
+class set_grad_enabled(_SetGradMode):
+    """``set_grad_enabled(mode)``: takes effect immediately, and as a context manager restores
+    the previous mode on exit (torch's semantics)."""
+
+    def __new__(cls, mode: bool):
+        self = super().__new__(cls)
+        self.enabled = bool(mode)
+        self._prev.append(_mode.enabled)
+        _mode.enabled = self.enabled
+        return self
+
+    def __init__(self, mode: bool):
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        _mode.enabled = self._prev.pop()
 
 
 class RemovableHandle:
@@ -200,24 +227,27 @@ class Function:
         node.saved = node.versions = node.out_data = node.out_meta = None
         tensors = [a for a in args if isinstance(a, Tensor)]
         node.device = tensors[0]._device if tensors else None
+        needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
+        node.needs_input_grad = needs  # readable in forward, as in torch
         with no_grad():
             result = cls.forward(node, *args, **kwargs)
         single = not isinstance(result, tuple)
         outs = (result,) if single else result
-        needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
         if not (_mode.enabled and any(needs)):
             return result
         node._init_node(args, needs)
         node.n_outputs = len(outs)
         frozen = node.out_meta or ()  # ids passed to mark_non_differentiable
-        node.out_meta = tuple((o.shape, o.dtype) for o in outs)
+        node.out_meta = tuple(None if o is None else (o.shape, o.dtype) for o in outs)
         # Fresh tensors share data and version counter with what forward returned; integer
-        # outputs (e.g. indices) and marked ones are not differentiable.
-        wrapped = tuple(Tensor._make(o._data, o._device, None if o.dtype.category != 2 or
+        # outputs (e.g. indices) and marked ones are not differentiable; None stays None.
+        wrapped = tuple(None if o is None else
+                        Tensor._make(o._data, o._device, None if o.dtype.category != 2 or
                                      id(o) in frozen else node, i, o._vc)
                         for i, o in enumerate(outs))
         if node.saved:
-            node.out_data = tuple(o._data for o in outs) if not single else outs[0]._data
+            node.out_data = tuple(None if o is None else o._data for o in outs) \
+                if not single else outs[0]._data
             node.saved = [_saved_ref(s, outs) for s in node.saved]
         return wrapped[0] if single else wrapped
 

@@ -5,6 +5,8 @@ Random numbers come from the device's generator, seeded by :func:`manual_seed`.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from . import dtypes
@@ -12,7 +14,9 @@ from .device import dlpack_device, get_device, manual_seed  # noqa: F401  (re-ex
 from .tensor import Tensor
 
 
-def _shape(size) -> tuple[int, ...]:
+def _shape(size, kw_size=None) -> tuple[int, ...]:
+    if kw_size is not None:  # zeros(size=(2, 3))
+        size = (kw_size,)
     if len(size) == 1 and isinstance(size[0], (tuple, list)):
         size = tuple(size[0])
     shape = tuple(int(s) for s in size)
@@ -58,33 +62,51 @@ def full(size, fill_value, *, dtype=None, device=None, requires_grad: bool = Fal
                                fill_value, dtype=dt.np), dev, requires_grad)
 
 
-def zeros(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+def _size_kw(kwargs: dict, op: str):
+    """torch also takes the shape as ``size=``."""
+    size = kwargs.pop("size", None)
+    if kwargs:
+        raise TypeError(f"{op}: unexpected keyword arguments {sorted(kwargs)}")
+    return size
+
+
+def _filled(fn: str, size, kwargs, dtype, device, requires_grad) -> Tensor:
     dev = get_device(device)
-    return _finish(dev.xp.zeros(_shape(size), dtype=_dtype(dtype).np), dev, requires_grad)
+    shape = _shape(size, _size_kw(kwargs, fn))
+    return _finish(getattr(dev.xp, fn)(shape, dtype=_dtype(dtype).np), dev, requires_grad)
 
 
-def ones(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    dev = get_device(device)
-    return _finish(dev.xp.ones(_shape(size), dtype=_dtype(dtype).np), dev, requires_grad)
+def zeros(*size, dtype=None, device=None, requires_grad: bool = False, **kwargs) -> Tensor:
+    return _filled("zeros", size, kwargs, dtype, device, requires_grad)
 
 
-def empty(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    dev = get_device(device)
-    return _finish(dev.xp.empty(_shape(size), dtype=_dtype(dtype).np), dev, requires_grad)
+def ones(*size, dtype=None, device=None, requires_grad: bool = False, **kwargs) -> Tensor:
+    return _filled("ones", size, kwargs, dtype, device, requires_grad)
 
 
-def arange(start, end=None, step=1, *, dtype=None, device=None,
+def empty(*size, dtype=None, device=None, requires_grad: bool = False, **kwargs) -> Tensor:
+    return _filled("empty", size, kwargs, dtype, device, requires_grad)
+
+
+def arange(start=None, end=None, step=1, *, dtype=None, device=None,
            requires_grad: bool = False) -> Tensor:
     """Values in [start, end) spaced by ``step``; int arguments give int64, floats float32."""
+    if start is None and end is None:
+        raise TypeError("arange: missing the end value")
     if end is None:
         start, end = 0, start
+    elif start is None:
+        start = 0
+    start, end, step = (v.item() if hasattr(v, "item") else v for v in (start, end, step))
+    if not all(math.isfinite(v) for v in (start, end, step)):
+        raise ValueError(f"arange: start, end and step must be finite, got start={start}, "
+                         f"end={end}, step={step}")
     if step == 0:
         raise ValueError("arange: step must be nonzero")
     if (end - start) * step < 0:
-        raise ValueError(f"arange: upper bound and larger bound inconsistent with step sign "
+        raise ValueError(f"arange: lower and upper bound inconsistent with the step's sign "
                          f"(start={start}, end={end}, step={step})")
     dev = get_device(device)
-    start, end, step = (v.item() if hasattr(v, "item") else v for v in (start, end, step))
     is_int = all(isinstance(v, int) for v in (start, end, step))
     dt = _dtype(dtype, dtypes.int64 if is_int else dtypes.float32)
     n = int(np.ceil((end - start) / step))
@@ -104,9 +126,11 @@ def linspace(start, end, steps: int, *, dtype=None, device=None,
 
 def eye(n: int, m: int | None = None, *, dtype=None, device=None,
         requires_grad: bool = False) -> Tensor:
+    m = n if m is None else m
+    if n < 0 or m < 0:
+        raise ValueError(f"eye: n and m must be non-negative, got n={n}, m={m}")
     dev = get_device(device)
-    return _finish(dev.xp.eye(n, n if m is None else m, dtype=_dtype(dtype).np), dev,
-                   requires_grad)
+    return _finish(dev.xp.eye(n, m, dtype=_dtype(dtype).np), dev, requires_grad)
 
 
 def _float_dtype(dtype, op):
@@ -116,26 +140,33 @@ def _float_dtype(dtype, op):
     return dt
 
 
-def rand(*size, dtype=None, device=None, requires_grad: bool = False, generator=None) -> Tensor:
+def rand(*size, dtype=None, device=None, requires_grad: bool = False, generator=None,
+         **kwargs) -> Tensor:
     """Uniform on [0, 1)."""
     dev = get_device(device)
     dt = _float_dtype(dtype, "rand")
     gen = generator or dev.generator
-    return _finish(gen.random(_shape(size), dtype=np.float64).astype(dt.np), dev, requires_grad)
+    values = gen.random(_shape(size, _size_kw(kwargs, "rand")), dtype=np.float64)
+    return _finish(values.astype(dt.np), dev, requires_grad)
 
 
-def randn(*size, dtype=None, device=None, requires_grad: bool = False, generator=None) -> Tensor:
+def randn(*size, dtype=None, device=None, requires_grad: bool = False, generator=None,
+          **kwargs) -> Tensor:
     """Standard normal."""
     dev = get_device(device)
     dt = _float_dtype(dtype, "randn")
     gen = generator or dev.generator
-    return _finish(gen.standard_normal(_shape(size)).astype(dt.np), dev, requires_grad)
+    values = gen.standard_normal(_shape(size, _size_kw(kwargs, "randn")))
+    return _finish(values.astype(dt.np), dev, requires_grad)
 
 
-def randint(low, high=None, size=(), *, dtype=None, device=None, generator=None) -> Tensor:
+def randint(low=None, high=None, size=(), *, dtype=None, device=None,
+            generator=None) -> Tensor:
     """Integers in [low, high) (``randint(high, size)`` is accepted like torch)."""
     if high is None:
         low, high = 0, low
+    elif low is None:
+        low = 0
     if isinstance(high, tuple):
         low, high, size = 0, low, high
     if high <= low:

@@ -85,11 +85,15 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, capt
             if node.freed or node.versions:
                 node._check_saved()
             if node.n_outputs != 1 and any(g is None for g in grads):  # unused outputs
-                grads = [g if g is not None else _zeros(node.out_meta[i], node.device)
+                grads = [g if g is not None or node.out_meta[i] is None
+                         else _zeros(node.out_meta[i], node.device)
                          for i, g in enumerate(grads)]
             in_grads = type(node).backward(node, *grads)
             if not isinstance(in_grads, tuple):
                 in_grads = (in_grads,)
+            if len(in_grads) > len(node.inputs) and all(g is None
+                                                         for g in in_grads[len(node.inputs):]):
+                in_grads = in_grads[:len(node.inputs)]  # surplus Nones are fine (torch)
             if len(in_grads) != len(node.inputs):
                 raise RuntimeError(
                     f"{node.name()}: backward returned an incorrect number of gradients "

@@ -31,7 +31,7 @@ class Tensor(MathMixin, ReduceMixin, MovementMixin):
         requires_grad: record operations for backward (floating dtypes only).
     """
 
-    __slots__ = ("_data", "_device", "dtype", "_requires_grad", "_node", "_out_idx", "grad",
+    __slots__ = ("_data", "_device", "dtype", "_requires_grad", "_node", "_out_idx", "_grad",
                  "_vc", "_hooks", "__weakref__")
     __array_priority__ = 1000  # make numpy defer to our reflected operators
 
@@ -44,7 +44,7 @@ class Tensor(MathMixin, ReduceMixin, MovementMixin):
         self.dtype = dtypes.from_numpy_dtype(array.dtype, "tensor")
         self._node = None
         self._out_idx = 0
-        self.grad = None
+        self._grad = None
         self._vc = [0]
         self._hooks = None
         self._requires_grad = False
@@ -63,7 +63,7 @@ class Tensor(MathMixin, ReduceMixin, MovementMixin):
         t._node = node
         t._out_idx = out_idx
         t._requires_grad = node is not None
-        t.grad = None
+        t._grad = None
         t._vc = [0] if vc is None else vc
         t._hooks = None
         return t
@@ -130,10 +130,47 @@ class Tensor(MathMixin, ReduceMixin, MovementMixin):
         self._requires_grad = bool(value)
 
     # ---- autograd ---------------------------------------------------------------------------
-    def backward(self, gradient=None, retain_graph=None, create_graph: bool = False) -> None:
-        """Accumulate d(self)/d(leaf) into ``leaf.grad``; ``gradient`` is required unless
-        ``self`` has one element."""
-        autograd.backward(self, gradient, retain_graph, create_graph)
+    @property
+    def grad(self):
+        return self._grad
+
+    @grad.setter
+    def grad(self, value) -> None:
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(f"grad: assigned grad expected to be a Tensor or None, got "
+                                f"{type(value).__name__}")
+            if value.shape != self.shape:
+                raise ValueError(f"grad: assigning a gradient of shape {tuple(value.shape)} to a "
+                                 f"tensor of shape {tuple(self.shape)}")
+            if value.dtype is not self.dtype:
+                raise DTypeError(f"grad: assigned grad has dtype {value.dtype.name}, expected "
+                                 f"{self.dtype.name}")
+        self._grad = value
+
+    @property
+    def data(self) -> Tensor:
+        """The values without history (torch's ``.data``: shares memory, not the version)."""
+        return Tensor._make(self._data, self._device)
+
+    @data.setter
+    def data(self, value: Tensor) -> None:
+        self._data = value._data
+        self.dtype = value.dtype
+
+    def backward(self, gradient=None, retain_graph=None, create_graph: bool = False,
+                 inputs=None) -> None:
+        """Accumulate d(self)/d(leaf) into ``leaf.grad`` (only into ``inputs`` when given);
+        ``gradient`` is required unless ``self`` has one element."""
+        if inputs is None:
+            autograd.backward(self, gradient, retain_graph, create_graph)
+            return
+        inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
+        grads = autograd.grad(self, inputs, gradient, retain_graph, create_graph,
+                              allow_unused=True)
+        for t, g in zip(inputs, grads):
+            if g is not None:
+                t.grad = g if t.grad is None else t.grad + g
 
     def detach(self) -> Tensor:
         """The same data (and version counter) without history."""
@@ -404,6 +441,12 @@ class Tensor(MathMixin, ReduceMixin, MovementMixin):
         self._vc[0] += 1
 
     # ---- python protocol ---------------------------------------------------------------------
+    def __contains__(self, element) -> bool:
+        if not isinstance(element, (Tensor, bool, int, float)):
+            raise RuntimeError(f"contains: tensor.__contains__ only supports Tensor or scalar, "
+                               f"got {type(element).__name__}")
+        return bool((self == element).any())
+
     def __len__(self) -> int:
         if self.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
@@ -473,7 +516,11 @@ def _to_numpy(data, dtype: DType | None) -> np.ndarray:
     else:
         if isinstance(data, (list, tuple)):
             data = _unwrap_nested(data)
-        array = np.asarray(data)
+        try:
+            array = np.asarray(data)
+        except ValueError:
+            raise ValueError("tensor: nested sequences must be rectangular (all lists at one "
+                             "depth the same length)") from None
         if array.dtype == np.float64 and not isinstance(data, np.generic):
             array = array.astype(np.float32)  # Python floats: the default dtype
         elif array.dtype.kind == "U" or array.dtype == object:

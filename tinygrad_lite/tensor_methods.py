@@ -132,7 +132,8 @@ class MathMixin:
 
     def __invert__(self):
         if self.dtype.category == 2:
-            raise TypeError(f"invert: not implemented for floating dtype {self.dtype.name}")
+            raise TypeError(f"bitwise_not (~): not implemented for floating dtype "
+                            f"{self.dtype.name}")
         xp = self._device.xp
         return type(self)._make(xp.logical_not(self._data) if self.dtype.name == "bool"
                                 else xp.invert(self._data), self._device)
@@ -354,8 +355,8 @@ class MovementMixin:
     def repeat(self, *sizes):
         return M.repeat(self, *sizes)
 
-    def flip(self, dims):
-        return M.flip(self, dims)
+    def flip(self, *dims):
+        return M.flip(self, dims[0] if len(dims) == 1 else dims)
 
     def roll(self, shifts, dims=None):
         return M.roll(self, shifts, dims)

@@ -234,8 +234,9 @@ def index_select(x: Tensor, dim: int, index: Tensor) -> Tensor:
     d = normalize_dim(dim, x.ndim, "index_select")
     if not isinstance(index, Tensor) or index.dtype.category != 1 or index.ndim > 1:
         raise DTypeError("index_select: index must be a 0-d or 1-d integer tensor")
-    if index.numel() and (int(index._data.min()) < 0 or
-                          int(index._data.max()) >= x.shape[d]):
-        raise IndexOutOfRange(f"index_select: index out of range for dim {dim} of size "
-                              f"{x.shape[d]}")
+    if index.numel():
+        lo, hi = int(index._data.min()), int(index._data.max())
+        if lo < 0 or hi >= x.shape[d]:
+            raise IndexOutOfRange(f"index_select: index {lo if lo < 0 else hi} is out of range "
+                                  f"for dim {dim} of size {x.shape[d]}")
     return getitem(x, (slice(None),) * d + (index.reshape(-1),))

@@ -134,15 +134,33 @@ class Cumsum(Primitive):
 
 
 # ---- front ends ------------------------------------------------------------------------------
+def _with_dtype(fn, x: Tensor, dtype, op: str, *args) -> Tensor:
+    """``dtype=``: floating targets cast the input first (accumulate there); integer targets
+    cast the (int64) result, as torch returns exactly the requested dtype."""
+    dt = dtypes.to_dtype(dtype, op)
+    if dt.category == 2:
+        return fn(cast(x, dt), *args)
+    if x.requires_grad:
+        raise DTypeError(f"{op}: autograd does not support the integer result dtype {dt.name}")
+    return cast(fn(x, *args), dt)
+
+
 def sum(x: Tensor, dim=None, keepdim: bool = False, dtype=None) -> Tensor:
     if dtype is not None:
-        x = cast(x, dtypes.to_dtype(dtype, "sum"))
+        return _with_dtype(sum, x, dtype, "sum", dim, keepdim)
     return Sum.apply(x, dims=normalize_dims(dim, x.ndim, "sum"), keepdim=keepdim)
+
+
+def _via_float32(fn, x: Tensor, *args):
+    """Run a float16 reduction in float32 and round once at the end, as torch accumulates."""
+    return cast(fn(cast(x, dtypes.float32), *args), dtypes.float16)
 
 
 def mean(x: Tensor, dim=None, keepdim: bool = False, dtype=None) -> Tensor:
     if dtype is not None:
         x = cast(x, dtypes.to_dtype(dtype, "mean"))
+    if x.dtype is dtypes.float16:
+        return _via_float32(mean, x, dim, keepdim)
     if x.dtype.category != 2:
         raise DTypeError(f"mean: could not infer output dtype; input dtype must be floating, got "
                          f"{x.dtype.name}")
@@ -216,13 +234,13 @@ def max_or_min(x: Tensor, dim, keepdim: bool, which: str):
 
 def prod(x: Tensor, dim=None, keepdim: bool = False, dtype=None) -> Tensor:
     if dtype is not None:
-        x = cast(x, dtypes.to_dtype(dtype, "prod"))
+        return _with_dtype(prod, x, dtype, "prod", dim, keepdim)
     return Prod.apply(x, dims=normalize_dims(dim, x.ndim, "prod"), keepdim=keepdim)
 
 
 def cumsum(x: Tensor, dim: int, dtype=None) -> Tensor:
     if dtype is not None:
-        x = cast(x, dtypes.to_dtype(dtype, "cumsum"))
+        return _with_dtype(cumsum, x, dtype, "cumsum", dim)
     return Cumsum.apply(x, dim=normalize_dim(dim, x.ndim, "cumsum"))
 
 
@@ -232,6 +250,8 @@ def var(x: Tensor, dim=None, correction=1, keepdim: bool = False, unbiased=None)
         raise DTypeError(f"var: expected a floating tensor, got {x.dtype.name}")
     if unbiased is not None:
         correction = 1 if unbiased else 0
+    if x.dtype is dtypes.float16:
+        return _via_float32(var, x, dim, correction, keepdim)
     dims = normalize_dims(dim, x.ndim, "var")
     n = math.prod(x.shape[d] for d in dims)
     centered = x - mean(x, dims, keepdim=True)
@@ -239,8 +259,8 @@ def var(x: Tensor, dim=None, correction=1, keepdim: bool = False, unbiased=None)
 
 
 def _safe_div(denom):
-    """Divisor for var: 0 or negative becomes a float giving inf/nan like torch, no warning."""
-    return denom if denom > 0 else (0.0 if denom == 0 else math.nan)
+    """Divisor for var: torch uses max(0, N - correction), so too few samples give inf/nan."""
+    return denom if denom > 0 else 0.0
 
 
 def _root(v: Tensor, p: float) -> Tensor:
@@ -274,6 +294,8 @@ def norm(x: Tensor, p=2, dim=None, keepdim: bool = False) -> Tensor:
     if x.dtype.category != 2:
         raise DTypeError(f"norm: expected a floating tensor, got {x.dtype.name}")
     normalize_dims(dim, x.ndim, "norm")
+    if x.dtype is dtypes.float16:
+        return _via_float32(norm, x, p, dim, keepdim)
     if p == "fro":
         p = 2
     if not isinstance(p, (int, float)):
