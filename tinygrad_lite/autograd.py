@@ -138,14 +138,16 @@ class Function:
     """
 
     __slots__ = ("inputs", "edges", "needs_input_grad", "seq", "device", "saved", "versions",
-                 "out_data", "out_meta", "hooks", "retained", "freed", "__weakref__")
+                 "out_data", "out_meta", "hooks", "retained", "freed", "view_version",
+                 "__weakref__")
     n_outputs = 1
     # Primitives declare which inputs their backward reads, and whether it reads the output;
     # only those are version-checked (as torch checks only saved tensors).
     saves_inputs: tuple[int, ...] = ()
     saves_output = False
     # View ops return arrays that share memory with input 0: the output shares its version
-    # counter, and backward through the view checks that the base was not modified since.
+    # counter, and a view whose base was modified in place later re-derives its history from
+    # the base when next used (see graph_node).
     is_view = False
 
     @staticmethod
@@ -200,6 +202,11 @@ class Function:
     def name(self) -> str:
         return type(self).__name__ + "Backward"
 
+    def view_spec(self):
+        """For view ops: ``(op class, kwargs)`` that re-creates this view of another tensor
+        (used to rewrite a base's history after an in-place op on the view); else None."""
+        return None
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__}Backward>"
 
@@ -207,7 +214,8 @@ class Function:
         self.inputs = inputs
         # Where each input's gradient goes, fixed now: an in-place op may later give the same
         # Tensor object a new history, which must not reroute gradients of this node.
-        self.edges = tuple(getattr(t, "_node", None) and (t._node, t._out_idx) for t in inputs)
+        self.edges = tuple(None if getattr(t, "_node", None) is None else
+                           (graph_node(t), t._out_idx) for t in inputs)
         self.needs_input_grad = needs
         self.seq = next(_seq)
         self.hooks = self.retained = None
@@ -286,8 +294,9 @@ class Primitive(Function):
             needs = tuple([t._requires_grad for t in inputs])
             if True in needs:
                 node.inputs = inputs
-                node.edges = tuple([None if t._node is None else (t._node, t._out_idx)
-                                    for t in inputs])
+                node.edges = tuple([None if t._node is None else
+                                    (t._node if not t._node.is_view else graph_node(t),
+                                     t._out_idx) for t in inputs])
                 node.needs_input_grad = needs
                 node.seq = next(_seq)
                 node.hooks = node.retained = node.saved = None
@@ -295,7 +304,7 @@ class Primitive(Function):
                 node.versions = [(inputs[i]._vc, inputs[i]._vc[0]) for i in cls.saves_inputs]
                 if cls.is_view:
                     vc = inputs[0]._vc
-                    node.versions.append((vc, vc[0]))
+                    node.view_version = vc[0]
                     return Tensor._make(out, device, node, 0, vc)
                 result = Tensor._make(out, device, node, 0)
                 if cls.saves_output:
@@ -303,6 +312,29 @@ class Primitive(Function):
                     node.versions.append((result._vc, 0))
                 return result
         return Tensor._make(out, device, None, 0, inputs[0]._vc if cls.is_view else None)
+
+
+def graph_node(t):
+    """``t``'s node, first re-deriving a stale view's history from its base.
+
+    A view shares memory (and version counter) with its base. If the base, or another view of
+    it, was modified in place after this view was taken, the view's values changed, so its
+    history is rebuilt as the same view of the base's current history (torch does the same).
+    """
+    node = t._node
+    if node is None or not node.is_view or t._vc[0] == node.view_version:
+        return node
+    base = node.inputs[0]
+    graph_node(base)  # the base may be a stale view itself
+    cls, kwargs = node.view_spec()
+    prev = _mode.enabled
+    _mode.enabled = True
+    try:
+        fresh = cls.apply(base, **kwargs)
+    finally:
+        _mode.enabled = prev
+    t._node, t._out_idx = fresh._node, 0
+    return t._node
 
 
 def register_node_hook(node, index: int, fn) -> RemovableHandle:

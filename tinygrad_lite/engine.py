@@ -50,7 +50,7 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, capt
     cap_leaves = {}
     for k, t in enumerate(capture or ()):
         if t._node is not None:
-            cap_nodes.setdefault(t._node, []).append((t._out_idx, k))
+            cap_nodes.setdefault(autograd.graph_node(t), []).append((t._out_idx, k))
         else:
             cap_leaves.setdefault(id(t), []).append(k)
 
@@ -73,7 +73,8 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, capt
     autograd._mode.enabled = create_graph
     try:
         for t, g in zip(roots, root_grads):
-            deliver(t, t._node and (t._node, t._out_idx), g)
+            node = autograd.graph_node(t)
+            deliver(t, node and (node, t._out_idx), g)
         while heap:
             node = heapq.heappop(heap)[1]
             grads = pending.pop(node)

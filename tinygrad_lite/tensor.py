@@ -106,7 +106,7 @@ class Tensor(MathMixin, ReduceMixin, MovementMixin):
 
     @property
     def grad_fn(self):
-        return self._node
+        return autograd.graph_node(self)
 
     def is_floating_point(self) -> bool:
         return self.dtype.category == 2
@@ -192,7 +192,7 @@ class Tensor(MathMixin, ReduceMixin, MovementMixin):
                 raise RuntimeError("retain_grad: can't retain_grad on a tensor that has "
                                    "requires_grad=False")
             return
-        autograd.retain_node_grad(self._node, self._out_idx, self)
+        autograd.retain_node_grad(autograd.graph_node(self), self._out_idx, self)
 
     @property
     def retains_grad(self) -> bool:
@@ -205,7 +205,7 @@ class Tensor(MathMixin, ReduceMixin, MovementMixin):
             raise RuntimeError("register_hook: cannot register a hook on a tensor that doesn't "
                                "require gradient")
         if self._node is not None:
-            return autograd.register_node_hook(self._node, self._out_idx, hook)
+            return autograd.register_node_hook(autograd.graph_node(self), self._out_idx, hook)
         if self._hooks is None:
             self._hooks = []
         self._hooks.append(hook)
@@ -318,22 +318,25 @@ class Tensor(MathMixin, ReduceMixin, MovementMixin):
         Without graph recording the result is written straight into the array and the version
         counter is bumped (saved copies of the old value then refuse to backward). With
         recording, the new value gets its own history: the old value is copied into a fresh
-        tensor that ``fn`` consumes, and this tensor is rebased onto ``fn``'s node.
+        tensor that ``fn`` consumes, and this tensor is rebased onto ``fn``'s node; when this
+        tensor is a view, its base is rebased too (see :func:`_write_through_view`).
         """
         tracked = is_grad_enabled() and (
             self._requires_grad or any(isinstance(a, Tensor) and a._requires_grad for a in args))
         if tracked:
-            node = self._node
+            node = autograd.graph_node(self)
             if node is None and self._requires_grad:
                 raise RuntimeError(
                     f"{op}: a leaf tensor that requires grad is being used in an in-place "
                     "operation; wrap it in no_grad() or clone() it first")
-            if (node is not None and node.is_view) or getattr(self._data, "base", None) is not None:
+            if node is None and getattr(self._data, "base", None) is not None:
                 raise RuntimeError(
-                    f"{op}: in-place operation that needs a gradient on a view of another tensor "
-                    "is not supported (the base would not see the new history); use the "
-                    "out-of-place op (torch.where, cat, ...) instead")
-            old = Tensor._make(self._data.copy(), self._device, node, self._out_idx)
+                    f"{op}: in-place operation that needs a gradient on a view of a tensor "
+                    "that does not require grad; assign through the base instead "
+                    "(base[index] = value)")
+            # the old value's copy keeps the old history (a view's node stays current for it)
+            vc = [node.view_version] if node is not None and node.is_view else None
+            old = Tensor._make(self._data.copy(), self._device, node, self._out_idx, vc)
             old._requires_grad = self._requires_grad
             result = fn(old, *args)
         else:
@@ -347,12 +350,10 @@ class Tensor(MathMixin, ReduceMixin, MovementMixin):
                 raise DTypeError(f"{op}: result type {result.dtype.name} can't be cast to the "
                                  f"desired output type {self.dtype.name}")
             result = result.to(self.dtype)
-        try:
-            self._data[...] = result._data
-        except ValueError as exc:  # read-only (expanded) arrays
-            raise RuntimeError(f"{op}: cannot write into this tensor ({exc}); clone() it first") \
-                from None
-        self._vc[0] += 1
+        if tracked and self._node is not None and self._node.is_view:
+            _write_through_view(op, self, result)
+            return self
+        _write_array(op, self, result._data)
         if tracked:
             self._node, self._out_idx = result._node, result._out_idx
             self._requires_grad = result._requires_grad
@@ -423,12 +424,11 @@ class Tensor(MathMixin, ReduceMixin, MovementMixin):
         """Assignment outside the graph (the target must not require grad in grad mode)."""
         from .ops.indexing import _split_ints, normalize_index
 
+        idx, basic = normalize_index(index, self, "setitem")
         if is_grad_enabled() and (self._requires_grad or (isinstance(value, Tensor)
                                                          and value._requires_grad)):
-            raise RuntimeError(
-                "setitem: assignment into a tensor that requires grad (or of a value that "
-                "requires grad) is not supported; use where / masked_fill / cat, or no_grad()")
-        idx, basic = normalize_index(index, self, "setitem")
+            self._setitem_in_graph(idx, basic, value)
+            return
         value = value.to(self.dtype)._data if isinstance(value, Tensor) else value
         target = self._data
         if not basic and any(isinstance(i, int) for i in idx):
@@ -439,6 +439,23 @@ class Tensor(MathMixin, ReduceMixin, MovementMixin):
         except (ValueError, IndexError) as exc:
             raise type(exc)(f"setitem: {exc} (tensor shape {self.shape})") from None
         self._vc[0] += 1
+
+    def _setitem_in_graph(self, idx, basic: bool, value) -> None:
+        """``self[idx] = value`` recorded in the graph (basic indices: a view is overwritten)."""
+        from .ops.indexing import BasicGetItem
+        from .ops.movement import ViewScatter
+
+        if not basic:
+            raise RuntimeError(
+                "setitem: assignment with tensor/list indices into a tensor that requires grad "
+                "(or of a value that requires grad) is not supported; use where, masked_fill, "
+                "scatter_add or index_select instead, or no_grad()")
+        if not isinstance(value, Tensor):
+            value = Tensor._make(self._device.xp.asarray(value, dtype=self.dtype.np),
+                                 self._device)
+        spec = (BasicGetItem, {"index": idx, "basic": True})
+        self._inplace("setitem", lambda s, v: ViewScatter.apply(s, v.to(s.dtype), spec=spec),
+                      value)
 
     # ---- python protocol ---------------------------------------------------------------------
     def __contains__(self, element) -> bool:
@@ -486,6 +503,44 @@ class Tensor(MathMixin, ReduceMixin, MovementMixin):
 
     def __reduce__(self):
         raise TypeError("Tensor objects are not pickled; use tl.save (safetensors) instead")
+
+
+def _write_array(op: str, t: Tensor, array) -> None:
+    try:
+        t._data[...] = array
+    except ValueError as exc:  # read-only (expanded) arrays
+        raise RuntimeError(f"{op}: cannot write into this tensor ({exc}); clone() it first") \
+            from None
+    t._vc[0] += 1  # shared with every view of the same memory
+
+
+def _write_through_view(op: str, view: Tensor, value: Tensor) -> None:
+    """Write ``value`` into ``view`` and give its base the matching history.
+
+    The base becomes ``ViewScatter(base, value)`` (the old base with the view's region
+    replaced), recursively up a chain of views, and the view is re-derived from the new base,
+    so gradients reach both the old base (outside the region) and ``value`` (inside it).
+    """
+    from .ops.movement import ViewScatter, replay_view
+
+    spec = view._node.view_spec()
+    if spec is None or spec[0].__name__ == "Expand":  # broadcast views are read-only
+        raise RuntimeError(f"{op}: cannot write into an expanded view ({view._node.name()}); "
+                           "clone() it first")
+    base = view._node.inputs[0]
+    autograd.graph_node(base)
+    new_base = ViewScatter.apply(base, value, spec=spec)
+    if base._node is not None and base._node.is_view:
+        _write_through_view(op, base, new_base)
+    else:
+        if base._node is None and base._requires_grad:
+            raise RuntimeError(f"{op}: a view of a leaf tensor that requires grad is being used "
+                               "in an in-place operation; wrap it in no_grad() first")
+        _write_array(op, base, new_base._data)
+        base._node, base._out_idx = new_base._node, 0
+        base._requires_grad = new_base._requires_grad
+    rebuilt = replay_view(spec, base)
+    view._node, view._out_idx, view._requires_grad = rebuilt._node, 0, rebuilt._requires_grad
 
 
 def _overwrite(old: Tensor, value) -> Tensor:

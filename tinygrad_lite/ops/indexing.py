@@ -35,6 +35,9 @@ class BasicGetItem(GetItem):
     __slots__ = ()
     is_view = True
 
+    def view_spec(ctx):
+        return BasicGetItem, {"index": ctx.index, "basic": True}
+
 
 class IndexAddInto(Primitive):
     """zeros(shape) with ``g`` added at ``index`` (repeated indices accumulate)."""

@@ -17,10 +17,15 @@ from .indexing import IndexOutOfRange, getitem
 
 
 class Reshape(Primitive):
+    __slots__ = ("shape",)
     is_view = True
 
     def forward(ctx, x, shape):
+        ctx.shape = shape
         return x.reshape(shape)
+
+    def view_spec(ctx):
+        return Reshape, {"shape": ctx.shape}
 
     def backward(ctx, g):
         return g.reshape(ctx.inputs[0].shape)
@@ -40,6 +45,9 @@ class Permute(Primitive):
         ctx.dims = dims
         return x.transpose(dims)
 
+    def view_spec(ctx):
+        return Permute, {"dims": ctx.dims}
+
     def backward(ctx, g):
         inverse = [0] * len(ctx.dims)
         for i, d in enumerate(ctx.dims):
@@ -48,15 +56,59 @@ class Permute(Primitive):
 
 
 class Expand(Primitive):
+    __slots__ = ("shape",)
     is_view = True
 
     def forward(ctx, x, shape):
+        ctx.shape = shape
         return ctx.device.xp.broadcast_to(x, shape)
+
+    def view_spec(ctx):
+        return Expand, {"shape": ctx.shape}
 
     def backward(ctx, g):
         from ._base import unbroadcast
 
         return unbroadcast(g, ctx.inputs[0].shape)
+
+
+class ViewScatter(Primitive):
+    """``base`` with the region that a view selects replaced by ``value`` (broadcast): how an
+    in-place op on a view, or ``x[i] = v``, rewrites the history of the base (torch calls it
+    CopySlices). ``spec`` is a view op's ``view_spec()``."""
+
+    __slots__ = ("spec",)
+
+    def forward(ctx, base, value, spec):
+        ctx.spec = spec
+        out = base.copy()
+        replay_view_array(spec, out)[...] = value
+        return out
+
+    def backward(ctx, g):
+        from ._base import unbroadcast
+
+        base, value = ctx.inputs
+        nb, nv = ctx.needs_input_grad
+        g_base = g_value = None
+        if nb:  # the overwritten region gets nothing
+            zero = Tensor._make(ctx.device.xp.zeros((), dtype=g.dtype.np), ctx.device)
+            g_base = ViewScatter.apply(g, zero, spec=ctx.spec)
+        if nv:
+            g_value = unbroadcast(replay_view(ctx.spec, g), value.shape)
+        return g_base, g_value
+
+
+def replay_view(spec, x: Tensor) -> Tensor:
+    """Apply the view described by ``spec`` to ``x`` (a differentiable view op)."""
+    cls, kwargs = spec
+    return cls.apply(x, **kwargs)
+
+
+def replay_view_array(spec, array):
+    """The same view of a backend array."""
+    cls, kwargs = spec
+    return cls.forward(cls.__new__(cls), array, **kwargs)
 
 
 class Copy(Primitive):
