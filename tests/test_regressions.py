@@ -238,6 +238,57 @@ def _api_forms(lib):
                         float(9 in lib.tensor([[1, 2], [3, 4]]))]))
 
 
+def _flip_is_a_copy(lib):
+    x = lib.tensor([1.0, 2.0, 3.0])
+    y = x.flip(0)
+    y[0] = 100.0
+    return x, y
+
+
+def _scalar_index_is_a_view(lib):
+    x = lib.tensor([1.0, 2.0])
+    with lib.no_grad():
+        x[0].fill_(5.0)
+        x[1].add_(10.0)
+    return x
+
+
+def _integer_trunc_division_is_exact(lib):
+    a = lib.tensor([2 ** 62 + 1, -7, 7, -8])
+    b = lib.tensor([1, 2, -2, 3])
+    return a.div(b, rounding_mode="trunc"), a.div(b, rounding_mode="floor")
+
+
+def _root_gradient_of_another_dtype(lib):
+    x = lib.ones(3, requires_grad=True)
+    (x * 2).backward(lib.ones(3, dtype=lib.float64))
+    return x.grad
+
+
+def _list_of_float64_tensors(lib):
+    t = lib.tensor(1.5, dtype=lib.float64)
+    return lib.tensor([t, t]), lib.tensor([np.float64(1.0), 2])
+
+
+def _saved_output_of_one_tuple_function(lib):
+    class One(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            out = x * 2
+            ctx.save_for_backward(out)
+            return (out,)
+
+        @staticmethod
+        def backward(ctx, g):
+            (out,) = ctx.saved_tensors
+            return g * out
+
+    x = lib.tensor([1.0, 2.0], requires_grad=True)
+    (y,) = One.apply(x)
+    y.sum().backward()
+    return x.grad
+
+
 CASES = {f.__name__.strip("_"): f for f in [
     _setitem_int_slice_tensor, _ellipsis_between_indices, _bool_scalar_with_int,
     _fill_on_nonleaf_keeps_graph, _copy_constant_into_nonleaf, _masked_fill_int_with_float,
@@ -245,7 +296,9 @@ CASES = {f.__name__.strip("_"): f for f in [
     _to_copy_is_independent, _dtype_inference, _reshape_copy_is_not_a_view,
     _custom_function_broadcast_grad, _nan_rules, _pads_crop_before_wrapping, _edge_shapes,
     _float16_reductions_accumulate_wide, _integer_dtype_arguments, _var_with_large_correction,
-    _custom_function_protocol, _grad_mode_helpers, _api_forms]}
+    _custom_function_protocol, _grad_mode_helpers, _api_forms, _flip_is_a_copy,
+    _scalar_index_is_a_view, _integer_trunc_division_is_exact, _root_gradient_of_another_dtype,
+    _list_of_float64_tensors, _saved_output_of_one_tuple_function]}
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
@@ -257,3 +310,28 @@ def test_matches_torch(name):
 def test_index_select_message_names_the_index():
     with pytest.raises(IndexError, match="index 3 is out of range"):
         tl.zeros(2, 3).index_select(0, tl.tensor([3]))
+
+
+@pytest.mark.parametrize("lib", [tl, torch], ids=["tl", "torch"])
+@pytest.mark.parametrize("change", ["gather index", "where condition"])
+def test_changing_an_index_or_mask_before_backward_refuses(lib, change):
+    x = lib.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    if change == "gather index":
+        index = lib.tensor([0, 1, 1])
+        y = x.gather(0, index)
+        index.fill_(2)
+    else:
+        cond = lib.tensor([True, False, True])
+        y = lib.where(cond, x * 2, x)
+        cond.fill_(False)
+    with pytest.raises(RuntimeError, match="in-place|inplace"):
+        y.sum().backward()
+
+
+def test_getitem_keeps_its_own_copy_of_tensor_indices():
+    x = tl.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    index = tl.tensor([0, 2])
+    y = x[index]
+    index.fill_(1)
+    y.sum().backward()
+    assert x.grad.tolist() == [1.0, 0.0, 1.0]

@@ -255,7 +255,7 @@ class Function:
                         for i, o in enumerate(outs))
         if node.saved:
             node.out_data = tuple(None if o is None else o._data for o in outs) \
-                if not single else outs[0]._data
+                if len(outs) != 1 else outs[0]._data
             node.saved = [_saved_ref(s, outs) for s in node.saved]
         return wrapped[0] if single else wrapped
 

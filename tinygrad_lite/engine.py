@@ -82,7 +82,8 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, capt
                 _run_node_hooks(node, grads, create_graph)
             if node in cap_nodes:
                 for i, k in cap_nodes[node]:
-                    captured[k] = _owned(grads[i], create_graph)
+                    if grads[i] is not None:  # an unused sibling output stays None
+                        captured[k] = _owned(grads[i], create_graph)
             if node.freed or node.versions:
                 node._check_saved()
             if node.n_outputs != 1 and any(g is None for g in grads):  # unused outputs
@@ -180,6 +181,8 @@ def _default_grads(outputs, grad_outputs, op):
             g = autograd.Tensor._make(ones, t._device, None, 0)
         elif not isinstance(g, autograd.Tensor):
             g = autograd.Tensor(g, dtype=t.dtype, device=t._device)
+        if g.dtype is not t.dtype:
+            g = g.to(t.dtype)  # torch casts the upstream gradient to the output's dtype
         if g.shape != t.shape:
             raise RuntimeError(
                 f"{op}: mismatch in shape: grad_output[{k}] has shape {tuple(g.shape)} and "

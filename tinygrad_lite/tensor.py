@@ -576,7 +576,7 @@ def _to_numpy(data, dtype: DType | None) -> np.ndarray:
         except ValueError:
             raise ValueError("tensor: nested sequences must be rectangular (all lists at one "
                              "depth the same length)") from None
-        if array.dtype == np.float64 and not isinstance(data, np.generic):
+        if array.dtype == np.float64 and not _holds_float64(data):
             array = array.astype(np.float32)  # Python floats: the default dtype
         elif array.dtype.kind == "U" or array.dtype == object:
             raise TypeError(f"tensor: can't build a tensor from {type(data).__name__} "
@@ -584,6 +584,14 @@ def _to_numpy(data, dtype: DType | None) -> np.ndarray:
     if dtype is not None:
         array = array.astype(dtype.np, copy=False)
     return array
+
+
+def _holds_float64(data) -> bool:
+    """Whether float64 came from a float64 tensor/array/NumPy scalar (kept, as torch keeps it)
+    rather than from Python floats (which give the default float32)."""
+    if isinstance(data, (list, tuple)):
+        return any(_holds_float64(d) for d in data)
+    return getattr(data, "dtype", None) is not None and str(data.dtype) == "float64"
 
 
 def _unwrap_nested(data):

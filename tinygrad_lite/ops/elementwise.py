@@ -380,7 +380,10 @@ class RoundedDiv(Primitive):
         with ctx.device.quiet():
             if mode == "floor":
                 return xp.floor_divide(a, b)
-            return xp.trunc(a / b).astype(a.dtype, copy=False)
+            if a.dtype.kind in "iu":  # exact integer truncation (no float64 round trip)
+                q = xp.floor_divide(a, b)
+                return q + ((q < 0) & (q * b != a))
+            return xp.trunc(a / b)
 
     def backward(ctx, g):
         a, b = ctx.inputs
@@ -399,17 +402,18 @@ class FloorDivide(Primitive):
 
 
 class Where(Primitive):
-    __slots__ = ("cond",)
+    """``where(cond, a, b)``; the condition is an input (never differentiated) so that an
+    in-place change of it before backward is caught by the version check."""
+
+    saves_inputs = (2,)
 
     def forward(ctx, a, b, cond):
-        ctx.cond = cond
         return ctx.device.xp.where(cond, a, b)
 
     def backward(ctx, g):
-        a, b = ctx.inputs
-        cond = Tensor._make(ctx.cond, ctx.device)
+        a, b, cond = ctx.inputs
         return (unbroadcast(where(cond, g, 0), a.shape),
-                unbroadcast(where(cond, 0, g), b.shape))
+                unbroadcast(where(cond, 0, g), b.shape), None)
 
 
 class Clamp(Primitive):
@@ -555,11 +559,9 @@ def where(cond, a, b):
     if cond.dtype is not dtypes.bool_:
         raise DTypeError(f"where: condition must be a bool tensor, got {cond.dtype.name}")
     a, b = operands(a, b, "where", ref)
-    shape = broadcast_shape(cond.shape, a.shape, b.shape, op="where")
-    cond_data = cond._data
-    if cond.shape != shape:
-        cond_data = cond._device.xp.broadcast_to(cond_data, shape)
-    return Where.apply(a, b, cond=cond_data)
+    if not (cond.shape == a.shape == b.shape):
+        broadcast_shape(cond.shape, a.shape, b.shape, op="where")
+    return Where.apply(a, b, cond)
 
 
 def clamp(x, min=None, max=None):

@@ -60,27 +60,32 @@ class IndexAddInto(Primitive):
 
 
 class Gather(Primitive):
-    __slots__ = ("dim", "index")
+    """``x.gather(dim, index)``; the index is an input (not differentiated) so that changing it
+    in place before backward is caught by the version check."""
 
-    def forward(ctx, x, dim, index):
-        ctx.dim, ctx.index = dim, index
+    __slots__ = ("dim",)
+    saves_inputs = (1,)
+
+    def forward(ctx, x, index, dim):
+        ctx.dim = dim
         xp = ctx.device.xp
         block = tuple(slice(None) if d == dim else slice(0, s) for d, s in enumerate(index.shape))
         return xp.take_along_axis(x[block], index, axis=dim)
 
     def backward(ctx, g):
-        x = ctx.inputs[0]
+        x, index = ctx.inputs
         zeros = Tensor._make(ctx.device.xp.zeros(x.shape, dtype=g.dtype.np), ctx.device)
-        return ScatterAdd.apply(zeros, g, dim=ctx.dim, index=ctx.index)
+        return ScatterAdd.apply(zeros, g, index, dim=ctx.dim), None
 
 
 class ScatterAdd(Primitive):
     """out = self; out[index[i][j]][j] += src[i][j] (for dim 0), torch's scatter_add."""
 
-    __slots__ = ("dim", "index")
+    __slots__ = ("dim",)
+    saves_inputs = (2,)
 
-    def forward(ctx, x, src, dim, index):
-        ctx.dim, ctx.index = dim, index
+    def forward(ctx, x, src, index, dim):
+        ctx.dim = dim
         xp = ctx.device.xp
         out = x.copy()
         grid = list(xp.indices(index.shape, sparse=True))
@@ -90,10 +95,10 @@ class ScatterAdd(Primitive):
         return out
 
     def backward(ctx, g):
-        x, src = ctx.inputs
+        x, src, index = ctx.inputs
         g_src = None
         if ctx.needs_input_grad[1]:
-            g_src = Gather.apply(g, dim=ctx.dim, index=ctx.index)
+            g_src = Gather.apply(g, index, dim=ctx.dim)
             if g_src.shape != src.shape:  # src positions outside index's block get nothing
                 widths = []
                 for s_idx, s_src in zip(reversed(g_src.shape), reversed(src.shape)):
@@ -101,7 +106,7 @@ class ScatterAdd(Primitive):
                 from .movement import Pad  # movement imports this module
 
                 g_src = Pad.apply(g_src, widths=tuple(widths), value=0)
-        return g, g_src
+        return g, g_src, None
 
 
 # ---- index normalisation ---------------------------------------------------------------------
@@ -124,7 +129,7 @@ def normalize_index(index, x: Tensor, op: str = "getitem"):
             if item.ndim == 0 and item.dtype is not dtypes.bool_:
                 out.append(int(item.item()))
                 continue
-            item = item._data
+            item = item._data.copy()  # kept for backward: later in-place edits must not leak in
         elif isinstance(item, (list, tuple)):
             item = xp.asarray(item)
             if item.dtype.kind == "f":
@@ -148,6 +153,8 @@ def normalize_index(index, x: Tensor, op: str = "getitem"):
         out.append(item)
     if not basic and any(i is Ellipsis for i in out):
         out = _expand_ellipsis(out, x.ndim, op)
+    elif basic and not any(i is Ellipsis for i in out):
+        out.append(Ellipsis)  # x[0] of a 1-d array: a 0-d view instead of a NumPy scalar copy
     return tuple(out), basic
 
 
@@ -199,7 +206,7 @@ def getitem(x: Tensor, index) -> Tensor:
 def gather(x: Tensor, dim: int, index: Tensor) -> Tensor:
     d = normalize_dim(dim, x.ndim, "gather")
     _check_index(x, d, index, "gather", index.shape)
-    return Gather.apply(x, dim=d, index=index._data)
+    return Gather.apply(x, index, dim=d)
 
 
 def scatter_add(x: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
@@ -211,7 +218,7 @@ def scatter_add(x: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
     if src.dtype is not x.dtype:
         raise DTypeError(f"scatter_add: expected self and src of the same dtype, got "
                          f"{x.dtype.name} and {src.dtype.name}")
-    return ScatterAdd.apply(x, src, dim=d, index=index._data)
+    return ScatterAdd.apply(x, src, index, dim=d)
 
 
 def _check_index(x, d, index, op, shape):

@@ -142,7 +142,8 @@ class Flip(Primitive):
 
     def forward(ctx, x, dims):
         ctx.dims = dims
-        return ctx.device.xp.flip(x, axis=dims) if dims else x.copy()
+        # a copy, as torch's flip: NumPy's flip is a view, but ours is not a view op
+        return ctx.device.xp.flip(x, axis=dims).copy() if dims else x.copy()
 
     def backward(ctx, g):
         return g.flip(ctx.dims)
