@@ -2,8 +2,8 @@
 
 Methods are thin: each validates its arguments and applies a primitive from ``ops/`` (or a
 composite of them). The arithmetic, reduction and movement methods live in the mixins of
-``tensor_methods.py`` so that this file keeps the object itself: construction, conversion,
-autograd entry points and in-place updates.
+``tensor_methods.py`` and the in-place ones in ``tensor_inplace.py``, so that this file keeps
+the object itself: construction, conversion and the autograd entry points.
 """
 
 from __future__ import annotations
