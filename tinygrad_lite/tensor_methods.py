@@ -6,14 +6,14 @@ has defined the class (a late import would otherwise cost every call).
 
 from __future__ import annotations
 
-E = R = M = L = IX = None  # ops.elementwise, reduce, movement, linalg, indexing
+E = U = R = M = L = IX = None  # ops.elementwise, unary, reduce, movement, linalg, indexing
 
 
 def bind_ops() -> None:
-    global E, R, M, L, IX
-    from .ops import elementwise, indexing, linalg, movement, reduce
+    global E, U, R, M, L, IX
+    from .ops import elementwise, indexing, linalg, movement, reduce, unary
 
-    E, R, M, L, IX = elementwise, reduce, movement, linalg, indexing
+    E, U, R, M, L, IX = elementwise, unary, reduce, movement, linalg, indexing
 
 
 class MathMixin:
@@ -87,7 +87,7 @@ class MathMixin:
         return L.matmul(other, self)
 
     def __neg__(self):
-        return E.Neg.apply(E.check_not_bool(self, "neg"))
+        return U.Neg.apply(U.check_not_bool(self, "neg"))
 
     neg = negative = __neg__
 
@@ -95,7 +95,7 @@ class MathMixin:
         return self
 
     def __abs__(self):
-        return E.Abs.apply(self)
+        return U.Abs.apply(self)
 
     abs = __abs__
 
@@ -141,61 +141,61 @@ class MathMixin:
     bitwise_not = logical_not = __invert__
 
     def exp(self):
-        return E.float_unary(E.Exp, self)
+        return U.float_unary(U.Exp, self)
 
     def log(self):
-        return E.float_unary(E.Log, self)
+        return U.float_unary(U.Log, self)
 
     def log2(self):
-        return E.float_unary(E.Log2, self)
+        return U.float_unary(U.Log2, self)
 
     def log1p(self):
-        return E.float_unary(E.Log1p, self)
+        return U.float_unary(U.Log1p, self)
 
     def expm1(self):
-        return E.float_unary(E.Expm1, self)
+        return U.float_unary(U.Expm1, self)
 
     def sqrt(self):
-        return E.float_unary(E.Sqrt, self)
+        return U.float_unary(U.Sqrt, self)
 
     def rsqrt(self):
-        return E.float_unary(E.Rsqrt, self)
+        return U.float_unary(U.Rsqrt, self)
 
     def sin(self):
-        return E.float_unary(E.Sin, self)
+        return U.float_unary(U.Sin, self)
 
     def cos(self):
-        return E.float_unary(E.Cos, self)
+        return U.float_unary(U.Cos, self)
 
     def tanh(self):
-        return E.float_unary(E.Tanh, self)
+        return U.float_unary(U.Tanh, self)
 
     def sigmoid(self):
-        return E.float_unary(E.Sigmoid, self)
+        return U.float_unary(U.Sigmoid, self)
 
     def reciprocal(self):
-        return E.float_unary(E.Reciprocal, self)
+        return U.float_unary(U.Reciprocal, self)
 
     def relu(self):
-        return E.Relu.apply(E.check_not_bool(self, "relu"))
+        return U.Relu.apply(U.check_not_bool(self, "relu"))
 
     def square(self):
         return E.pow(self, 2)
 
     def sign(self):
-        return E.ZeroGrad.apply(self, fn="sign")
+        return U.ZeroGrad.apply(self, fn="sign")
 
     def floor(self):
-        return self if self.dtype.category != 2 else E.ZeroGrad.apply(self, fn="floor")
+        return self if self.dtype.category != 2 else U.ZeroGrad.apply(self, fn="floor")
 
     def ceil(self):
-        return self if self.dtype.category != 2 else E.ZeroGrad.apply(self, fn="ceil")
+        return self if self.dtype.category != 2 else U.ZeroGrad.apply(self, fn="ceil")
 
     def round(self):
-        return self if self.dtype.category != 2 else E.ZeroGrad.apply(self, fn="round")
+        return self if self.dtype.category != 2 else U.ZeroGrad.apply(self, fn="round")
 
     def trunc(self):
-        return self if self.dtype.category != 2 else E.ZeroGrad.apply(self, fn="trunc")
+        return self if self.dtype.category != 2 else U.ZeroGrad.apply(self, fn="trunc")
 
     def clamp(self, min=None, max=None):
         return E.clamp(self, min, max)
