@@ -138,7 +138,7 @@ class Function:
     """
 
     __slots__ = ("inputs", "edges", "needs_input_grad", "seq", "device", "saved", "versions",
-                 "out_data", "out_meta", "hooks", "retained", "freed", "view_version",
+                 "out_data", "out_meta", "frozen", "hooks", "retained", "freed", "view_version",
                  "__weakref__")
     n_outputs = 1
     # Primitives declare which inputs their backward reads, and whether it reads the output;
@@ -166,7 +166,7 @@ class Function:
 
     def mark_non_differentiable(self, *tensors) -> None:
         """Outputs (returned by forward) that get no gradient, e.g. indices."""
-        self.out_meta = tuple(id(t) for t in tensors)
+        self.frozen = tuple(id(t) for t in tensors)
 
     @property
     def saved_tensors(self) -> tuple:
@@ -232,7 +232,7 @@ class Function:
     def apply(cls, *args, **kwargs):
         """Run ``forward`` under no_grad and, when any input requires grad, record the node."""
         node = cls.__new__(cls)
-        node.saved = node.versions = node.out_data = node.out_meta = None
+        node.saved = node.versions = node.out_data = node.out_meta = node.frozen = None
         tensors = [a for a in args if isinstance(a, Tensor)]
         node.device = tensors[0]._device if tensors else None
         needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
@@ -245,7 +245,7 @@ class Function:
             return result
         node._init_node(args, needs)
         node.n_outputs = len(outs)
-        frozen = node.out_meta or ()  # ids passed to mark_non_differentiable
+        frozen = node.frozen or ()  # ids passed to mark_non_differentiable
         node.out_meta = tuple(None if o is None else (o.shape, o.dtype) for o in outs)
         # Fresh tensors share data and version counter with what forward returned; integer
         # outputs (e.g. indices) and marked ones are not differentiable; None stays None.

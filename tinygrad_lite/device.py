@@ -52,6 +52,13 @@ class Device:
         """Context in which division by zero, log(0) etc. give inf/nan silently, as in torch."""
         return contextlib.nullcontext()
 
+    def is_contiguous(self, array) -> bool:
+        return bool(array.flags.c_contiguous)
+
+    def reshapes_as_view(self, array, shape) -> bool:
+        """Whether ``array.reshape(shape)`` can share memory (torch's ``view`` contract)."""
+        return bool(self.xp.may_share_memory(array.reshape(shape), array))
+
     def from_numpy(self, array: np.ndarray):
         raise NotImplementedError
 
@@ -81,6 +88,15 @@ class CPUDevice(Device):
 
     def quiet(self):
         return np.errstate(divide="ignore", invalid="ignore", over="ignore")
+
+    def reshapes_as_view(self, array, shape) -> bool:
+        try:  # NumPy >= 2.1 refuses instead of copying: no throwaway copy to find out
+            np.reshape(array, shape, copy=False)
+        except ValueError:
+            return False
+        except TypeError:  # older NumPy without the copy argument
+            return super().reshapes_as_view(array, shape)
+        return True
 
 
 class CUDADevice(Device):

@@ -74,7 +74,7 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, capt
     try:
         for t, g in zip(roots, root_grads):
             node = autograd.graph_node(t)
-            deliver(t, node and (node, t._out_idx), g)
+            deliver(t, None if node is None else (node, t._out_idx), g)
         while heap:
             node = heapq.heappop(heap)[1]
             grads = pending.pop(node)

@@ -392,8 +392,7 @@ class MovementMixin:
         return M.Copy.apply(self)
 
     def contiguous(self):
-        flags = getattr(self._data, "flags", None)
-        return self if flags is not None and flags.c_contiguous else M.Copy.apply(self)
+        return self if self._device.is_contiguous(self._data) else M.Copy.apply(self)
 
     def is_contiguous(self) -> bool:
-        return bool(self._data.flags.c_contiguous)
+        return self._device.is_contiguous(self._data)

@@ -208,21 +208,16 @@ def reshape(x: Tensor, *shape, op: str = "reshape") -> Tensor:
     elif known != numel or any(s < 0 for s in shape):
         raise ShapeError(f"{op}: shape {shape} is invalid for input of size {numel} "
                          f"(shape {tuple(x.shape)})")
-    if op == "view" and x.numel() > 1 and not _viewable(x._data, shape, x._device.xp):
+    contiguous = x._device.is_contiguous(x._data)
+    if op == "view" and not contiguous and x.numel() > 1 and \
+            not x._device.reshapes_as_view(x._data, shape):
         raise RuntimeError(f"view: shape {shape} is not compatible with the input's strides "
                            f"(shape {tuple(x.shape)}, non-contiguous); use reshape() instead")
     if shape == x.shape:
         return x
-    flags = getattr(x._data, "flags", None)
-    if flags is not None and not flags.c_contiguous and not _viewable(x._data, shape,
-                                                                      x._device.xp):
+    if not contiguous and not x._device.reshapes_as_view(x._data, shape):
         return ReshapeCopy.apply(x, shape=shape)
     return Reshape.apply(x, shape=shape)
-
-
-def _viewable(array, shape, xp) -> bool:
-    """Whether ``array`` can take ``shape`` without a copy (torch's view contract)."""
-    return xp.may_share_memory(array.reshape(shape), array)
 
 
 def permute(x: Tensor, *dims) -> Tensor:
