@@ -21,14 +21,20 @@ def as_tensor(x, ref: Tensor, dtype=None) -> Tensor:
         raise TypeError(f"expected a Tensor or a number, got {type(x).__name__}") from None
 
 
+_NUMBERS = (float, int)  # not bool: True + x promotes differently
+
+
 def operands(a, b, op: str, ref: Tensor | None = None) -> tuple[Tensor, Tensor]:
     """Promote two operands (Tensors or Python scalars) to their torch result dtype."""
     if isinstance(a, Tensor) and isinstance(b, Tensor):
         if a.dtype is b.dtype:
             return a, b
-    elif type(b) is float and isinstance(a, Tensor) and a.dtype.category == 2:
-        # the most common mixed case (x * 0.5): a Python float never changes a float dtype
+    elif type(b) in _NUMBERS and isinstance(a, Tensor) and a.dtype.category == 2:
+        # the most common mixed cases (x * 0.5, 1 - x): a Python number never changes a
+        # floating dtype
         return a, Tensor._make(a._device.xp.asarray(b, dtype=a.dtype.np), a._device)
+    elif type(a) in _NUMBERS and isinstance(b, Tensor) and b.dtype.category == 2:
+        return Tensor._make(b._device.xp.asarray(a, dtype=b.dtype.np), b._device), b
         if a._device is not b._device:
             raise RuntimeError(f"{op}: expected all tensors on the same device, got {a._device} "
                                f"and {b._device}")
