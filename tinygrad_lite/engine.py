@@ -12,9 +12,12 @@ import heapq
 
 from . import autograd
 
+
 def _check_grad(node, i, inp, g):
+    """Make a gradient fit its input: a custom backward may return a broadcast shape (summed
+    back, as torch does) or another dtype (cast); any other shape is an error."""
     if g.shape != inp.shape and _expands_to(inp.shape, g.shape):
-        from .ops._base import unbroadcast  # torch sums a broadcast gradient back, too
+        from .ops._base import unbroadcast
 
         g = unbroadcast(g, inp.shape)
     if g.shape != inp.shape:
@@ -23,6 +26,16 @@ def _check_grad(node, i, inp, g):
             f"expected {tuple(inp.shape)}"
         )
     return g if g.dtype is inp.dtype else g.to(inp.dtype)
+
+
+def _fix_count(node, in_grads: tuple) -> tuple:
+    """Surplus trailing Nones are fine (torch); any other count mismatch is an error."""
+    n = len(node.inputs)
+    if len(in_grads) > n and all(g is None for g in in_grads[n:]):
+        return in_grads[:n]
+    raise RuntimeError(
+        f"{node.name()}: backward returned an incorrect number of gradients "
+        f"(expected {n}, one per forward input, got {len(in_grads)})")
 
 
 def _expands_to(shape, target) -> bool:
@@ -91,19 +104,16 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, capt
                          else _zeros(node.out_meta[i], node.device)
                          for i, g in enumerate(grads)]
             in_grads = type(node).backward(node, *grads)
-            if not isinstance(in_grads, tuple):
+            if type(in_grads) is not tuple:
                 in_grads = (in_grads,)
-            if len(in_grads) > len(node.inputs) and all(g is None
-                                                         for g in in_grads[len(node.inputs):]):
-                in_grads = in_grads[:len(node.inputs)]  # surplus Nones are fine (torch)
             if len(in_grads) != len(node.inputs):
-                raise RuntimeError(
-                    f"{node.name()}: backward returned an incorrect number of gradients "
-                    f"(expected {len(node.inputs)}, one per forward input, got {len(in_grads)})"
-                )
-            for i, (inp, need, g) in enumerate(zip(node.inputs, node.needs_input_grad, in_grads)):
+                in_grads = _fix_count(node, in_grads)
+            for i, (inp, edge, need, g) in enumerate(zip(node.inputs, node.edges,
+                                                         node.needs_input_grad, in_grads)):
                 if need and g is not None:
-                    deliver(inp, node.edges[i], _check_grad(node, i, inp, g))
+                    if g.dtype is not inp.dtype or g._data.shape != inp._data.shape:
+                        g = _check_grad(node, i, inp, g)
+                    deliver(inp, edge, g)
             if not retain_graph:
                 node._release()
         for t, g in leaves.values():
