@@ -1038,3 +1038,21 @@ def test_custom_function_mark_non_differentiable_like_torch():
         results.append((doubled.requires_grad, tripled.requires_grad, x.grad.detach().numpy()))
     assert results[0][:2] == results[1][:2] == (True, False)
     np.testing.assert_allclose(results[0][2], results[1][2])
+
+
+def test_backward_frees_intermediates_of_a_kept_loss():
+    """After backward (no retain_graph) a kept ``loss`` no longer pins the activations, as in
+    torch, whose nodes free their saved tensors; a second backward still errors cleanly."""
+    gc.disable()
+    try:
+        x = tl.randn(1000, requires_grad=True)
+        h = x * 2
+        alive = weakref.ref(h)
+        loss = (h.exp() + h).sum()
+        del h
+        loss.backward()
+        assert alive() is None
+        with pytest.raises(RuntimeError, match="second time"):
+            loss.backward()
+    finally:
+        gc.enable()

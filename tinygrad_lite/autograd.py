@@ -116,6 +116,26 @@ class _SavedOutput:
         self.index = index
 
 
+class _Meta:
+    """What a released node remembers of an input: enough for a backward that reads no data."""
+
+    __slots__ = ("shape", "dtype", "_device")
+
+    _node = None
+    _requires_grad = False
+
+    def __init__(self, t):
+        self.shape, self.dtype, self._device = t.shape, t.dtype, t._device
+
+    @property
+    def device(self):
+        return self._device
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+
 class Function:
     """A differentiable operation; each call creates one instance, the node and its ``ctx``.
 
@@ -149,6 +169,7 @@ class Function:
     # counter, and a view whose base was modified in place later re-derives its history from
     # the base when next used (see graph_node).
     is_view = False
+    swaps_inputs = False  # see _release; built-in ops that are not views do it
 
     @staticmethod
     def forward(ctx, *args, **kwargs):
@@ -222,10 +243,19 @@ class Function:
         self.freed = False
 
     def _release(self) -> None:
-        """Drop saved data after a backward without retain_graph."""
+        """Drop saved data after a backward without retain_graph.
+
+        Built-in ops also swap non-leaf inputs for their shape/dtype: a kept ``loss`` then no
+        longer keeps every activation alive (torch frees saved tensors the same way). Leaves
+        stay (gradients are delivered to them) and so do view bases (a view refers to them).
+        """
         if self.saves_inputs or self.saves_output or self.saved:
             self.freed = True
         self.saved = self.out_data = None
+        if self.swaps_inputs:
+            self.inputs = tuple([t if t._node is None and t._requires_grad else _Meta(t)
+                                 for t in self.inputs])
+
 
     # ---- the torch-style public path: Tensors in, Tensors out ---------------------------------
     @classmethod
@@ -275,6 +305,7 @@ class Primitive(Function):
     """
 
     __slots__ = ()
+    swaps_inputs = True
 
     @classmethod
     def apply(cls, *inputs, **kwargs):

@@ -111,7 +111,7 @@ def run_backward(roots, root_grads, retain_graph: bool, create_graph: bool, capt
             for i, (inp, edge, need, g) in enumerate(zip(node.inputs, node.edges,
                                                          node.needs_input_grad, in_grads)):
                 if need and g is not None:
-                    if g.dtype is not inp.dtype or g._data.shape != inp._data.shape:
+                    if g.dtype is not inp.dtype or g._data.shape != inp.shape:
                         g = _check_grad(node, i, inp, g)
                     deliver(inp, edge, g)
             if not retain_graph:

@@ -34,6 +34,7 @@ class BasicGetItem(GetItem):
 
     __slots__ = ()
     is_view = True
+    swaps_inputs = False  # the base stays: the view refers to it
 
     def view_spec(ctx):
         return BasicGetItem, {"index": ctx.index, "basic": True}

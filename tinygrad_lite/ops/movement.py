@@ -19,6 +19,7 @@ from .indexing import IndexOutOfRange, getitem
 class Reshape(Primitive):
     __slots__ = ("shape",)
     is_view = True
+    swaps_inputs = False  # the base stays: the view refers to it
 
     def forward(ctx, x, shape):
         ctx.shape = shape
@@ -35,11 +36,13 @@ class ReshapeCopy(Reshape):
     """A reshape NumPy had to copy (non-contiguous input): not a view."""
 
     is_view = False
+    swaps_inputs = True
 
 
 class Permute(Primitive):
     __slots__ = ("dims",)
     is_view = True
+    swaps_inputs = False  # the base stays: the view refers to it
 
     def forward(ctx, x, dims):
         ctx.dims = dims
@@ -58,6 +61,7 @@ class Permute(Primitive):
 class Expand(Primitive):
     __slots__ = ("shape",)
     is_view = True
+    swaps_inputs = False  # the base stays: the view refers to it
 
     def forward(ctx, x, shape):
         ctx.shape = shape
