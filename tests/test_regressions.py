@@ -134,6 +134,7 @@ def _custom_function_broadcast_grad(lib):
     lambda lib: setattr(lib.ones(2, requires_grad=True), "grad", lib.ones(3)),
     lambda lib: setattr(lib.ones(2, requires_grad=True), "grad", lib.ones(2, dtype=lib.float64)),
     lambda lib: lib.zeros(2, requires_grad=True).sum(dtype=lib.int64),
+    lambda lib: lib.ones(2, 3).T.view_as(lib.ones(6)),
 ])
 def test_errors_like_torch(lib_call):
     with pytest.raises((IndexError, RuntimeError, ValueError, TypeError)):
@@ -289,6 +290,14 @@ def _saved_output_of_one_tuple_function(lib):
     return x.grad
 
 
+def _repeat_copies_and_view_as_views(lib):
+    x = lib.ones(2, 3)
+    y = x.repeat(1, 1)
+    y[0, 0] = 5.0
+    z = lib.arange(6.0).view_as(lib.ones(3, 2))
+    return x, y, z
+
+
 CASES = {f.__name__.strip("_"): f for f in [
     _setitem_int_slice_tensor, _ellipsis_between_indices, _bool_scalar_with_int,
     _fill_on_nonleaf_keeps_graph, _copy_constant_into_nonleaf, _masked_fill_int_with_float,
@@ -298,7 +307,8 @@ CASES = {f.__name__.strip("_"): f for f in [
     _float16_reductions_accumulate_wide, _integer_dtype_arguments, _var_with_large_correction,
     _custom_function_protocol, _grad_mode_helpers, _api_forms, _flip_is_a_copy,
     _scalar_index_is_a_view, _integer_trunc_division_is_exact, _root_gradient_of_another_dtype,
-    _list_of_float64_tensors, _saved_output_of_one_tuple_function]}
+    _list_of_float64_tensors, _saved_output_of_one_tuple_function,
+    _repeat_copies_and_view_as_views]}
 
 
 @pytest.mark.parametrize("name", sorted(CASES))

@@ -393,8 +393,8 @@ class MovementMixin:
         return M.reshape(self, *shape, op="view")
 
     def view_as(self, other: Tensor) -> Tensor:
-        """Reshape to ``other.shape``; unlike torch it copies instead of raising."""
-        return M.reshape(self, other.shape)
+        """View with ``other.shape`` (raises where no view is possible, like torch)."""
+        return M.reshape(self, other.shape, op="view")
 
     def reshape_as(self, other: Tensor) -> Tensor:
         """``reshape(other.shape)``."""

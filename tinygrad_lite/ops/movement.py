@@ -415,7 +415,9 @@ def repeat(x: Tensor, *sizes) -> Tensor:
     inter = tuple(v for s in x.shape for v in (1, s))
     target = tuple(v for r, s in zip(sizes, x.shape) for v in (r, s))
     out = expand(reshape(x, inter), target)
-    return reshape(out, tuple(r * s for r, s in zip(sizes, x.shape)))
+    out = reshape(out, tuple(r * s for r, s in zip(sizes, x.shape)))
+    # with every size 1 nothing was expanded, and ``out`` is a view: repeat always copies
+    return Copy.apply(out) if all(r == 1 for r in sizes) else out
 
 
 def tril(x: Tensor, diagonal: int = 0, upper: bool = False) -> Tensor:
