@@ -116,6 +116,9 @@ class _SavedOutput:
         self.index = index
 
 
+_KEEP_SIZE = 1024  # smaller inputs stay: their memory is less than the bookkeeping would cost
+
+
 class _Meta:
     """What a released node remembers of an input: enough for a backward that reads no data."""
 
@@ -253,7 +256,8 @@ class Function:
             self.freed = True
         self.saved = self.out_data = None
         if self.swaps_inputs:
-            self.inputs = tuple([t if t._node is None and t._requires_grad else _Meta(t)
+            self.inputs = tuple([_Meta(t) if type(t) is not _Meta and t._data.size > _KEEP_SIZE
+                                 and (t._node is not None or not t._requires_grad) else t
                                  for t in self.inputs])
 
 
