@@ -11,8 +11,6 @@ import contextlib
 
 import numpy as np
 
-from .errors import ShapeError  # noqa: F401  (re-exported for kernels that validate shapes)
-
 
 class Device:
     """Base class; one instance per physical device, compared by identity."""

@@ -29,15 +29,15 @@ def operands(a, b, op: str, ref: Tensor | None = None) -> tuple[Tensor, Tensor]:
     if isinstance(a, Tensor) and isinstance(b, Tensor):
         if a.dtype is b.dtype:
             return a, b
+        if a._device is not b._device:
+            raise RuntimeError(f"{op}: expected all tensors on the same device, got {a._device} "
+                               f"and {b._device}")
     elif type(b) in _NUMBERS and isinstance(a, Tensor) and a.dtype.category == 2:
         # the most common mixed cases (x * 0.5, 1 - x): a Python number never changes a
         # floating dtype
         return a, Tensor._make(a._device.xp.asarray(b, dtype=a.dtype.np), a._device)
     elif type(a) in _NUMBERS and isinstance(b, Tensor) and b.dtype.category == 2:
         return Tensor._make(b._device.xp.asarray(a, dtype=b.dtype.np), b._device), b
-        if a._device is not b._device:
-            raise RuntimeError(f"{op}: expected all tensors on the same device, got {a._device} "
-                               f"and {b._device}")
     if ref is None:
         ref = a if isinstance(a, Tensor) else b
     if not isinstance(ref, Tensor):
