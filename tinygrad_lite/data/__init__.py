@@ -1,0 +1,13 @@
+"""tl.data: datasets, the DataLoader, the IDX reader and MNIST / Fashion-MNIST.
+
+    from tinygrad_lite.data import DataLoader, TensorDataset
+    loader = DataLoader(TensorDataset(x, y), batch_size=64, shuffle=True, seed=0)
+"""
+
+from . import datasets
+from .dataset import ConcatDataset, Dataset, Subset, TensorDataset, random_split
+from .idx import read_idx, write_idx
+from .loader import DataLoader, default_collate
+
+__all__ = ["Dataset", "TensorDataset", "Subset", "ConcatDataset", "random_split", "DataLoader",
+           "default_collate", "read_idx", "write_idx", "datasets"]
