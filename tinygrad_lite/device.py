@@ -63,6 +63,121 @@ class Device:
     def seed(self, seed: int) -> None:
         raise NotImplementedError
 
+    # kernel entry points (the base versions are plain xp code; devices override the hot ones) --
+    def erf(self, x):
+        """Elementwise Gauss error function (float16 computed in float32)."""
+        raise NotImplementedError(f"erf: no kernel for device {self}")
+
+    def cross_entropy_forward(self, x, target, weight, ignore_index: int, smoothing: float):
+        """Fused log-softmax + NLL over rows (reference in plain xp; see kernels/cpu/softmax_xent).
+
+        Args:
+            x: (M, C) floating logits; target: (M,) int64; weight: (C,) of x's dtype or None.
+
+        Returns:
+            ``(loss (M,), saved, loss_sum, weight_sum, bad_row)``: ``saved`` is what the backward
+            needs (device-specific), the sums are Python floats, ``bad_row`` is the first row
+            with an out-of-range target (-1 if none).
+        """
+        xp = self.xp
+        m_rows, n_cls = x.shape
+        ignored = target == ignore_index
+        bad = xp.nonzero(~ignored & ((target < 0) | (target >= n_cls)))[0]
+        if bad.size:
+            return None, None, 0.0, 0.0, int(bad[0])
+        safe = xp.where(ignored, 0, target)
+        with self.quiet():
+            row_max = x.max(axis=1) if n_cls else xp.zeros(m_rows, x.dtype)
+            row_max = xp.where(xp.isfinite(row_max), row_max, 0).astype(x.dtype)
+            shifted = x - row_max[:, None]
+            row_logsum = xp.log(xp.exp(shifted).sum(axis=1))
+            w_t = xp.where(ignored, 0, 1 if weight is None else weight[safe]).astype(x.dtype)
+            picked = xp.take_along_axis(shifted, safe[:, None], axis=1)[:, 0]
+            loss = (1 - smoothing) * w_t * (row_logsum - picked)
+            if smoothing:
+                w = 1 if weight is None else weight
+                smooth = (w * (row_logsum[:, None] - shifted)).sum(axis=1)
+                loss = loss + smoothing / n_cls * smooth
+            loss = xp.where(ignored, 0, loss).astype(x.dtype)
+        return loss, (row_max, row_logsum), float(loss.sum()), float(w_t.sum()), -1
+
+    def cross_entropy_backward(self, x, target, weight, ignore_index: int, smoothing: float,
+                               saved, grad_loss):
+        """Gradient of :meth:`cross_entropy_forward`'s row losses; ``grad_loss`` is (M,) or (1,).
+
+        Returns:
+            (M, C) ``grad_loss * (((1-s) w_t + s/C sum(w)) softmax - (1-s) w_t onehot - s/C w)``,
+            zero on ignored rows.
+        """
+        xp = self.xp
+        n_cls = x.shape[1]
+        row_max, row_logsum = saved
+        ignored = target == ignore_index
+        safe = xp.where(ignored, 0, target)
+        w_t = xp.where(ignored, 0, 1 if weight is None else weight[safe]).astype(x.dtype)
+        w_all = n_cls if weight is None else weight.sum()
+        keep, share = 1 - smoothing, smoothing / n_cls
+        prob = xp.exp(x - row_max[:, None] - row_logsum[:, None])
+        grad = prob * (keep * w_t + share * w_all * ~ignored)[:, None]
+        xp.put_along_axis(grad, safe[:, None], xp.take_along_axis(grad, safe[:, None], axis=1)
+                          - (keep * w_t)[:, None], axis=1)
+        if smoothing:
+            grad -= share * (1 if weight is None else weight) * ~ignored[:, None]
+        return (grad * grad_loss[:, None]).astype(x.dtype)
+
+    # optimiser updates (tinygrad_lite/optim): in place on backend arrays, never a graph. The
+    # base versions are the array-generic references; CPUDevice runs fused Numba kernels.
+    def adam_step(self, param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, scalars,
+                  maximize: bool, decay_mode: int, amsgrad: bool) -> None:
+        """Adam/AdamW update of ``param``, ``exp_avg``, ``exp_avg_sq`` (and ``max_exp_avg_sq``
+        when amsgrad); see tinygrad_lite/optim/adam.py for the scalars."""
+        from .optim.adam import adam_reference
+
+        adam_reference(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, scalars, maximize,
+                       decay_mode, amsgrad)
+
+    def sgd_step(self, param, grad, momentum_buffer, scalars, maximize: bool, has_decay: bool,
+                 first: bool, nesterov: bool) -> None:
+        """SGD update of ``param`` (and ``momentum_buffer`` unless None); see optim/sgd.py."""
+        from .optim.sgd import sgd_reference
+
+        sgd_reference(param, grad, momentum_buffer, scalars, maximize, has_decay, first,
+                      nesterov)
+
+    def rmsprop_step(self, param, grad, square_avg, grad_avg, momentum_buffer, scalars,
+                     maximize: bool) -> None:
+        """RMSprop update in place; see tinygrad_lite/optim/rmsprop.py."""
+        from .optim.rmsprop import rmsprop_reference
+
+        rmsprop_reference(param, grad, square_avg, grad_avg, momentum_buffer, scalars, maximize)
+
+
+_NUMBA_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+_xent_module = None
+
+
+def _softmax_xent():
+    """kernels/cpu/softmax_xent, imported on first use (Numba loads only when needed)."""
+    global _xent_module
+    if _xent_module is None:
+        from tinygrad_lite.kernels.cpu import softmax_xent
+
+        _xent_module = softmax_xent
+    return _xent_module
+
+
+_optim_module = None
+
+
+def _optim_kernels():
+    """kernels/cpu/optim (fused optimiser updates), imported on first use."""
+    global _optim_module
+    if _optim_module is None:
+        from tinygrad_lite.kernels.cpu import optim
+
+        _optim_module = optim
+    return _optim_module
+
 
 class CPUDevice(Device):
     """NumPy arrays; the matmul is NumPy's BLAS; hot paths are Numba kernels (kernels/cpu)."""
@@ -86,6 +201,51 @@ class CPUDevice(Device):
 
     def quiet(self):
         return np.errstate(divide="ignore", invalid="ignore", over="ignore")
+
+    def erf(self, x):
+        from tinygrad_lite.kernels.cpu.special import erf
+
+        if x.dtype == np.float16:
+            return erf(x.astype(np.float32)).astype(np.float16)
+        return erf(x)
+
+    def cross_entropy_forward(self, x, target, weight, ignore_index: int, smoothing: float):
+        if x.dtype not in _NUMBA_FLOATS:  # float16: the reference (upcasting would copy)
+            return super().cross_entropy_forward(x, target, weight, ignore_index, smoothing)
+        xent = _softmax_xent()
+        x = np.ascontiguousarray(x)
+        target = np.ascontiguousarray(target, dtype=np.int64)
+        weight = xent.empty_weight(x.dtype) if weight is None else np.ascontiguousarray(weight)
+        stats = np.empty((3, x.shape[0]), x.dtype)  # row losses, maxima, log exp-sums
+        loss_sum, weight_sum, bad = xent.softmax_xent_forward(
+            x, target, weight, ignore_index, smoothing, stats)
+        return stats[0], stats, loss_sum, weight_sum, bad
+
+    def cross_entropy_backward(self, x, target, weight, ignore_index: int, smoothing: float,
+                               saved, grad_loss):
+        if x.dtype not in _NUMBA_FLOATS:
+            return super().cross_entropy_backward(x, target, weight, ignore_index, smoothing,
+                                                  saved, grad_loss)
+        xent = _softmax_xent()
+        x = np.ascontiguousarray(x)
+        grad = np.empty(x.shape, x.dtype)
+        xent.softmax_xent_backward(
+            x, np.ascontiguousarray(target, dtype=np.int64),
+            xent.empty_weight(x.dtype) if weight is None else np.ascontiguousarray(weight),
+            ignore_index, smoothing, saved, np.ascontiguousarray(grad_loss, dtype=x.dtype), grad)
+        return grad
+
+    def adam_step(self, *args) -> None:
+        if not _optim_kernels().adam_step(*args):  # False: a dtype/layout the kernel lacks
+            super().adam_step(*args)
+
+    def sgd_step(self, *args) -> None:
+        if not _optim_kernels().sgd_step(*args):
+            super().sgd_step(*args)
+
+    def rmsprop_step(self, *args) -> None:
+        if not _optim_kernels().rmsprop_step(*args):
+            super().rmsprop_step(*args)
 
     def reshapes_as_view(self, array, shape) -> bool:
         try:  # NumPy >= 2.1 refuses instead of copying: no throwaway copy to find out
@@ -131,6 +291,11 @@ class CUDADevice(Device):
 
     def seed(self, seed: int) -> None:
         self.generator = self.xp.random.default_rng(seed)
+
+    def erf(self, x):
+        from cupyx.scipy.special import erf
+
+        return erf(x)
 
 
 CPU = CPUDevice()
