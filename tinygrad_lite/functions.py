@@ -85,6 +85,11 @@ def cos(input: Tensor) -> Tensor:
     return _tensor(input, "cos").cos()
 
 
+def erf(input: Tensor) -> Tensor:
+    """Gauss error function."""
+    return _tensor(input, "erf").erf()
+
+
 def tanh(input: Tensor) -> Tensor:
     """Hyperbolic tangent."""
     return _tensor(input, "tanh").tanh()

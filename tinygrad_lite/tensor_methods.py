@@ -213,6 +213,10 @@ class MathMixin:
         """Hyperbolic tangent."""
         return U.float_unary(U.Tanh, self)
 
+    def erf(self) -> Tensor:
+        """Gauss error function 2/sqrt(pi) * integral_0^x exp(-t^2) dt."""
+        return U.float_unary(U.Erf, self)
+
     def sigmoid(self) -> Tensor:
         """``1 / (1 + exp(-self))``."""
         return U.float_unary(U.Sigmoid, self)

@@ -994,6 +994,7 @@ UNARY = {
     "cos": (None, "[-2, 2]", True),
     "tanh": (None, "[-2, 2]", True),
     "sigmoid": (None, "[-2, 2]", True),
+    "erf": (None, "[-2, 2]", True),
     "relu": (nonzero, "|x| >= 0.25 (relu at 0: fixed cases)", True),
     "square": (None, "[-2, 2]", True),
     "reciprocal": (nonzero, "|x| >= 0.25", True),

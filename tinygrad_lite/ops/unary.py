@@ -139,6 +139,19 @@ class Tanh(Primitive):
         return g * (1 - out * out)
 
 
+class Erf(Primitive):
+    """Gauss error function (the device's kernel: NumPy has none); d/dx = 2/sqrt(pi) e^(-x^2)."""
+
+    saves_inputs = (0,)
+
+    def forward(ctx, x):
+        return ctx.device.erf(x)
+
+    def backward(ctx, g):
+        x = ctx.inputs[0]
+        return g * (-(x * x)).exp() * (2.0 / math.sqrt(math.pi))
+
+
 class Sigmoid(Primitive):
     saves_output = True
 
