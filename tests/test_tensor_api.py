@@ -516,3 +516,28 @@ def test_from_dlpack_shares_memory_with_torch_and_numpy():
     u = tl.from_dlpack(arr)
     arr[1] = 7
     assert u.dtype == tl.int64 and u.tolist() == [1, 7, 1, 1]
+
+
+def test_deepcopy_of_leaves_params_and_state_dicts():
+    import copy
+
+    import torch
+
+    from tinygrad_lite import nn
+
+    x = tl.tensor([1.0, 2.0], requires_grad=True)
+    (x * x).sum().backward()
+    y = copy.deepcopy(x)
+    assert y.requires_grad and y.is_leaf and y.grad.tolist() == [2.0, 4.0]
+    y._data[0] = 9.0
+    assert x.tolist() == [1.0, 2.0]  # independent storage, like torch
+    p = nn.Parameter(tl.ones(2))
+    assert isinstance(copy.deepcopy(p), nn.Parameter)
+    shared = {"a": x, "b": x}
+    c = copy.deepcopy(shared)
+    assert c["a"] is c["b"]  # memo keeps aliasing
+    with pytest.raises(RuntimeError, match="deepcopy"):
+        copy.deepcopy(x * 2)
+    tx = torch.tensor([1.0], requires_grad=True)
+    with pytest.raises(RuntimeError):
+        copy.deepcopy(tx * 2)  # torch refuses non-leaves too

@@ -358,6 +358,23 @@ class Tensor(MathMixin, ReduceMixin, MovementMixin, InplaceMixin):
     def __reduce__(self):
         raise TypeError("Tensor objects are not pickled; use tl.save (safetensors) instead")
 
+    def __deepcopy__(self, memo) -> Tensor:
+        """``copy.deepcopy``: a leaf with copied data (and grad), keeping ``requires_grad``;
+        like torch, only leaves can be deep-copied. Parameters stay Parameters."""
+        if id(self) in memo:
+            return memo[id(self)]
+        if self._node is not None:
+            raise RuntimeError("deepcopy: only tensors created explicitly by the user (graph "
+                               "leaves) support the deepcopy protocol; use detach().clone()")
+        new = object.__new__(type(self))
+        new._data = self._data.copy()
+        new._device, new.dtype = self._device, self.dtype
+        new._node, new._out_idx, new._vc, new._hooks = None, 0, [0], None
+        new._requires_grad = self._requires_grad
+        new._grad = None if self._grad is None else self._grad.__deepcopy__(memo)
+        memo[id(self)] = new
+        return new
+
 
 def _is_torch_dtype(obj) -> bool:
     return type(obj).__module__ == "torch" and type(obj).__name__ == "dtype"
