@@ -55,3 +55,55 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
     if b.ndim == 1:
         return MatMul.apply(a, b.reshape(-1, 1)).squeeze(-1)
     return MatMul.apply(a, b)
+
+
+class Linear(Primitive):
+    """y = x @ w.T + b in one node (torch's addmm); x (..., in), w (out, in), b (out,) or None.
+
+    BLAS reads ``w.T`` through its transpose flag, so no transposed copy is made.
+    """
+
+    saves_inputs = (0, 1)
+
+    def forward(ctx, x, w, b=None):
+        out = x @ w.T
+        if b is not None:
+            out += b
+        return out
+
+    def backward(ctx, g):
+        x, w = ctx.inputs[0], ctx.inputs[1]
+        need = ctx.needs_input_grad
+        gx = MatMul.apply(g, w) if need[0] else None
+        gw = gb = None
+        if need[1]:
+            g2, x2 = (g, x) if g.ndim == 2 else (g.reshape(-1, g.shape[-1]),
+                                                 x.reshape(-1, x.shape[-1]))
+            gw = MatMul.apply(g2.mT, x2)
+        if len(need) > 2 and need[2]:
+            gb = g.sum(tuple(range(g.ndim - 1))) if g.ndim > 1 else g
+        return (gx, gw, gb) if len(need) > 2 else (gx, gw)
+
+
+def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """``x @ weight.T + bias``. Shapes: x (..., in), weight (out, in), bias (out,) -> (..., out)."""
+    for name, t in (("input", x), ("weight", weight), ("bias", bias)):
+        if t is not None and not isinstance(t, Tensor):
+            raise TypeError(f"linear: {name} must be a Tensor, got {type(t).__name__}")
+    if weight.ndim != 2:
+        raise ShapeError(f"linear: weight must be 2-D (out_features, in_features), got shape "
+                         f"{tuple(weight.shape)}")
+    if x.ndim == 0 or x.shape[-1] != weight.shape[1]:
+        raise ShapeError(f"linear: input shape {tuple(x.shape)} and weight shape "
+                         f"{tuple(weight.shape)} cannot be multiplied (expected the last dim of "
+                         f"input to be {weight.shape[1]})")
+    if bias is not None and tuple(bias.shape) != (weight.shape[0],):
+        raise ShapeError(f"linear: bias must have shape ({weight.shape[0]},), got "
+                         f"{tuple(bias.shape)}")
+    if x.dtype is not weight.dtype or (bias is not None and bias.dtype is not weight.dtype):
+        got = f"input {x.dtype.name}, weight {weight.dtype.name}"
+        got += f", bias {bias.dtype.name}" if bias is not None else ""
+        raise DTypeError(f"linear: expected input, weight and bias of the same dtype, got {got}")
+    if x.ndim == 1:
+        return linear(x.reshape(1, -1), weight, bias).reshape(-1)
+    return Linear.apply(x, weight) if bias is None else Linear.apply(x, weight, bias)
