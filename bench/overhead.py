@@ -17,10 +17,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
-import os
-import platform
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -33,6 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 
 import tinygrad_lite as tl  # noqa: E402
+from bench._common import append_results, machine_line, versions_line  # noqa: E402
 
 CHAIN_LENGTH = 64
 
@@ -178,44 +176,15 @@ def measure(tl_fn, torch_fn, rounds: int, batch_ns: float) -> tuple[float, float
     return statistics.median(ours) / 1e3, statistics.median(theirs) / 1e3
 
 
-def git_commit() -> str:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
-        )
-        return out.stdout.strip() or "unknown (no commit)"
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-
-
 def header() -> str:
-    import numba  # a dependency; imported here only for the version string
-
-    proc = platform.processor() or platform.machine()
-    return "\n".join(
-        [
-            f"### Per-op overhead, CPU — {_dt.datetime.now().strftime('%Y-%m-%d %H:%M')}",
-            "",
-            (
-                f"- commit `{git_commit()}`; python {platform.python_version()}, "
-                f"numpy {np.__version__}, torch {torch.__version__}, numba {numba.__version__}"
-            ),
-            (
-                f"- machine: {platform.system()} {proc}, os.cpu_count()={os.cpu_count()}; "
-                f"torch threads: {torch.get_num_threads()} intra-op / "
-                f"{torch.get_num_interop_threads()} inter-op (defaults)"
-            ),
-            (
-                "- tiny float32 tensors; forward+backward unless marked; interleaved batches, "
-                "median per call (`bench/overhead.py`)"
-            ),
-        ]
-    )
+    return "\n".join([
+        f"### Per-op overhead, CPU — {_dt.datetime.now().strftime('%Y-%m-%d %H:%M')}",
+        "",
+        f"- {versions_line()}",
+        f"- {machine_line()}",
+        "- tiny float32 tensors; forward+backward unless marked; interleaved batches, "
+        "median per call (`bench/overhead.py`)",
+    ])
 
 
 def table(rows: list[tuple[str, float, float]]) -> str:
@@ -245,11 +214,7 @@ def main() -> None:
     report = header() + "\n\n" + table(rows) + "\n"
     print(report)
     if args.append_results:
-        results = ROOT / "bench" / "RESULTS.md"
-        prefix = "" if results.exists() else "# Benchmark results\n"
-        with results.open("a", encoding="utf-8") as f:
-            f.write(prefix + "\n" + report)
-        print(f"appended to {results}", file=sys.stderr)
+        append_results(report)
 
 
 if __name__ == "__main__":

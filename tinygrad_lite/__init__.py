@@ -19,10 +19,12 @@ def get_default_dtype():
 
 
 def __getattr__(name):
-    if name == "testing":
-        import importlib
+    import importlib
 
-        return importlib.import_module(".testing", __name__)
+    if name in ("testing", "optim", "data"):
+        return importlib.import_module(f".{name}", __name__)
+    if name in ("save", "load"):
+        return getattr(importlib.import_module(".serialization", __name__), name)
     raise AttributeError(f"module 'tinygrad_lite' has no attribute {name!r}")
 
 

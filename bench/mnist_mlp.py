@@ -1,0 +1,192 @@
+"""Epoch time and memory of the main example's model: tinygrad_lite vs PyTorch on the CPU.
+
+Model Linear(784, 128) -> ReLU -> Linear(128, 10), softmax cross-entropy, Adam(lr=1e-3), batch 64,
+Fashion-MNIST's 60,000 training images held in memory in both libraries (a batch is one fancy
+index of a shuffled permutation; torch is driven the same way, not through its DataLoader).
+
+Method (DESIGN §8): each run is a fresh subprocess training one library for ``--epochs`` epochs;
+runs alternate tl, torch, torch, tl, ... (``--rounds`` of each). Epoch 1 includes warm-up (Numba
+compilation or cache load, BLAS start-up) and is reported apart; the steady-state time is the
+median of epochs 2..E over all runs. Memory: peak resident set size of the process (includes the
+interpreter, the library import and the data) and the RSS after each epoch, to show that training
+does not grow.
+
+    python bench/mnist_mlp.py                    # 3 rounds x 4 epochs (~4 minutes)
+    python bench/mnist_mlp.py --append-results   # also append the table to bench/RESULTS.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # run from a checkout without installing
+
+
+def rss_mib() -> float:
+    """Current resident set size of this process (Linux /proc; ru_maxrss elsewhere)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return peak_rss_mib()
+
+
+def peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def load_arrays():
+    """Fashion-MNIST train images (60000, 784) float32 normalised, labels int64 (NumPy)."""
+    import tinygrad_lite as tl
+
+    ds = tl.data.datasets.FashionMNIST(train=True, download=False)
+    x, y = ds.to_tensors(normalize=True)
+    return x.numpy().reshape(len(ds), -1), y.numpy()
+
+
+def worker_tl(epochs: int, batch_size: int, seed: int) -> dict:
+    sys.path.insert(0, str(ROOT / "examples"))
+    import mnist_mlp as ex
+
+    import tinygrad_lite as tl
+
+    x, y = load_arrays()
+    tl.manual_seed(seed)
+    model = ex.build_model()
+    opt = tl.optim.Adam(model.parameters(), lr=1e-3)
+    loader = tl.data.DataLoader(tl.data.TensorDataset(tl.from_numpy(x), tl.from_numpy(y)),
+                                batch_size=batch_size, shuffle=True, seed=seed)
+    times, rss, losses = [], [], []
+    for _ in range(epochs):
+        start = time.perf_counter()
+        losses.append(ex.train_epoch(model, opt, loader, progress=False))
+        times.append(time.perf_counter() - start)
+        rss.append(rss_mib())
+    return {"times": times, "rss": rss, "losses": losses, "peak": peak_rss_mib()}
+
+
+def worker_torch(epochs: int, batch_size: int, seed: int) -> dict:
+    import torch
+    import torch.nn.functional as F
+
+    x, y = load_arrays()
+    x, y = torch.from_numpy(x), torch.from_numpy(y)
+    torch.manual_seed(seed)
+    model = torch.nn.Sequential(torch.nn.Linear(784, 128), torch.nn.ReLU(),
+                                torch.nn.Linear(128, 10))
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    gen = torch.Generator().manual_seed(seed)
+    times, rss, losses = [], [], []
+    for _ in range(epochs):
+        start = time.perf_counter()
+        model.train()
+        perm = torch.randperm(x.shape[0], generator=gen)
+        total, batches = None, 0
+        for i in range(0, x.shape[0], batch_size):
+            idx = perm[i:i + batch_size]
+            loss = F.cross_entropy(model(x[idx]), y[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total = loss.detach() if total is None else total + loss.detach()
+            batches += 1
+        losses.append(total.item() / batches)
+        times.append(time.perf_counter() - start)
+        rss.append(rss_mib())
+    return {"times": times, "rss": rss, "losses": losses, "peak": peak_rss_mib()}
+
+
+def run_worker(lib: str, args) -> dict:
+    cmd = [sys.executable, __file__, "--worker", lib, "--epochs", str(args.epochs),
+           "--batch-size", str(args.batch_size), "--seed", str(args.seed)]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if out.returncode != 0:
+        raise SystemExit(f"{lib} worker failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def report(runs: dict[str, list[dict]], args) -> str:
+    from bench._common import machine_line, versions_line
+
+    def steady(lib):
+        return [t for r in runs[lib] for t in r["times"][1:]]
+
+    def first(lib):
+        return [r["times"][0] for r in runs[lib]]
+
+    ours, theirs = statistics.median(steady("tl")), statistics.median(steady("torch"))
+    pairs = [statistics.median(a["times"][1:]) / statistics.median(b["times"][1:])
+             for a, b in zip(runs["tl"], runs["torch"])]
+    growth = [100 * (r["rss"][-1] / r["rss"][1] - 1) for r in runs["tl"]]
+    growth_t = [100 * (r["rss"][-1] / r["rss"][1] - 1) for r in runs["torch"]]
+    rows = [
+        ("epoch time, epochs 2..E (median)", f"{ours:.2f} s", f"{theirs:.2f} s",
+         f"{ours / theirs:.2f}"),
+        ("epoch 1 (incl. warm-up)", f"{statistics.median(first('tl')):.2f} s",
+         f"{statistics.median(first('torch')):.2f} s",
+         f"{statistics.median(first('tl')) / statistics.median(first('torch')):.2f}"),
+        ("median of per-round ratios", "", "", f"{statistics.median(pairs):.2f}"),
+        ("peak RSS (process)", f"{statistics.median(r['peak'] for r in runs['tl']):.0f} MiB",
+         f"{statistics.median(r['peak'] for r in runs['torch']):.0f} MiB", ""),
+        (f"RSS growth epoch 2 -> {args.epochs}", f"{max(growth):+.1f}% (max)",
+         f"{max(growth_t):+.1f}% (max)", ""),
+    ]
+    lines = [f"### MNIST MLP epoch, CPU — {_dt.datetime.now().strftime('%Y-%m-%d %H:%M')}", "",
+             f"- {versions_line()}", f"- {machine_line()}",
+             f"- Fashion-MNIST train (60,000), batch {args.batch_size}, Adam 1e-3, float32; "
+             f"{args.rounds} interleaved subprocess runs per library x {args.epochs} epochs "
+             f"(`bench/mnist_mlp.py`)", "",
+             "| measure | tl | torch | ratio tl/torch |", "|---|---:|---:|---:|"]
+    lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
+    lines.append("")
+    lines.append("- mean train loss per epoch, first run: tl "
+                 + ", ".join(f"{v:.4f}" for v in runs["tl"][0]["losses"]) + "; torch "
+                 + ", ".join(f"{v:.4f}" for v in runs["torch"][0]["losses"]))
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--epochs", type=int, default=4)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--worker", choices=["tl", "torch"], help=argparse.SUPPRESS)
+    p.add_argument("--append-results", action="store_true")
+    args = p.parse_args()
+    if args.worker:
+        fn = worker_tl if args.worker == "tl" else worker_torch
+        print(json.dumps(fn(args.epochs, args.batch_size, args.seed)))
+        return
+    if args.epochs < 2:
+        p.error("--epochs must be at least 2 (epoch 1 is warm-up)")
+    runs: dict[str, list[dict]] = {"tl": [], "torch": []}
+    for i in range(args.rounds):
+        order = ("tl", "torch") if i % 2 == 0 else ("torch", "tl")
+        for lib in order:
+            r = run_worker(lib, args)
+            runs[lib].append(r)
+            print(f"  round {i + 1} {lib}: " + ", ".join(f"{t:.2f}" for t in r["times"])
+                  + f" s; peak {r['peak']:.0f} MiB", file=sys.stderr, flush=True)
+    text = report(runs, args)
+    print(text)
+    if args.append_results:
+        from bench._common import append_results
+
+        append_results(text)
+
+
+if __name__ == "__main__":
+    main()
