@@ -9,7 +9,8 @@ runs alternate tl, torch, torch, tl, ... (``--rounds`` of each). Epoch 1 include
 compilation or cache load, BLAS start-up) and is reported apart; the steady-state time is the
 median of epochs 2..E over all runs. Memory: peak resident set size of the process (includes the
 interpreter, the library import and the data) and the RSS after each epoch, to show that training
-does not grow.
+does not grow. Round i uses seed + i in both libraries; the test accuracy after the last epoch
+(evaluated outside the timed region) is reported per seed.
 
     python bench/mnist_mlp.py                    # 3 rounds x 4 epochs (~4 minutes)
     python bench/mnist_mlp.py --append-results   # also append the table to bench/RESULTS.md
@@ -47,11 +48,11 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def load_arrays():
-    """Fashion-MNIST train images (60000, 784) float32 normalised, labels int64 (NumPy)."""
+def load_arrays(train: bool = True):
+    """Fashion-MNIST images (N, 784) float32 normalised, labels int64 (NumPy)."""
     import tinygrad_lite as tl
 
-    ds = tl.data.datasets.FashionMNIST(train=True, download=False)
+    ds = tl.data.datasets.FashionMNIST(train=train, download=False)
     x, y = ds.to_tensors(normalize=True)
     return x.numpy().reshape(len(ds), -1), y.numpy()
 
@@ -68,13 +69,15 @@ def worker_tl(epochs: int, batch_size: int, seed: int) -> dict:
     opt = tl.optim.Adam(model.parameters(), lr=1e-3)
     loader = tl.data.DataLoader(tl.data.TensorDataset(tl.from_numpy(x), tl.from_numpy(y)),
                                 batch_size=batch_size, shuffle=True, seed=seed)
-    times, rss, losses = [], [], []
+    xt, yt = load_arrays(train=False)
+    times, rss, losses, accs = [], [], [], []
     for _ in range(epochs):
         start = time.perf_counter()
         losses.append(ex.train_epoch(model, opt, loader, progress=False))
         times.append(time.perf_counter() - start)
         rss.append(rss_mib())
-    return {"times": times, "rss": rss, "losses": losses, "peak": peak_rss_mib()}
+        accs.append(float((ex.predict(model, tl.from_numpy(xt)) == yt).mean()))
+    return {"times": times, "rss": rss, "losses": losses, "accs": accs, "peak": peak_rss_mib()}
 
 
 def worker_torch(epochs: int, batch_size: int, seed: int) -> dict:
@@ -88,7 +91,9 @@ def worker_torch(epochs: int, batch_size: int, seed: int) -> dict:
                                 torch.nn.Linear(128, 10))
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     gen = torch.Generator().manual_seed(seed)
-    times, rss, losses = [], [], []
+    xt, yt = load_arrays(train=False)
+    xt = torch.from_numpy(xt)
+    times, rss, losses, accs = [], [], [], []
     for _ in range(epochs):
         start = time.perf_counter()
         model.train()
@@ -105,12 +110,15 @@ def worker_torch(epochs: int, batch_size: int, seed: int) -> dict:
         losses.append(total.item() / batches)
         times.append(time.perf_counter() - start)
         rss.append(rss_mib())
-    return {"times": times, "rss": rss, "losses": losses, "peak": peak_rss_mib()}
+        model.eval()
+        with torch.no_grad():
+            accs.append(float((model(xt).argmax(1).numpy() == yt).mean()))
+    return {"times": times, "rss": rss, "losses": losses, "accs": accs, "peak": peak_rss_mib()}
 
 
-def run_worker(lib: str, args) -> dict:
+def run_worker(lib: str, args, seed: int) -> dict:
     cmd = [sys.executable, __file__, "--worker", lib, "--epochs", str(args.epochs),
-           "--batch-size", str(args.batch_size), "--seed", str(args.seed)]
+           "--batch-size", str(args.batch_size), "--seed", str(seed)]
     out = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if out.returncode != 0:
         raise SystemExit(f"{lib} worker failed:\n{out.stderr[-3000:]}")
@@ -154,6 +162,10 @@ def report(runs: dict[str, list[dict]], args) -> str:
     lines.append("- mean train loss per epoch, first run: tl "
                  + ", ".join(f"{v:.4f}" for v in runs["tl"][0]["losses"]) + "; torch "
                  + ", ".join(f"{v:.4f}" for v in runs["torch"][0]["losses"]))
+    for lib in ("tl", "torch"):
+        finals = ", ".join(f"{100 * r['accs'][-1]:.2f}%" for r in runs[lib])
+        lines.append(f"- {lib} test accuracy after epoch {args.epochs}, seeds "
+                     f"{args.seed}..{args.seed + args.rounds - 1}: {finals}")
     return "\n".join(lines) + "\n"
 
 
@@ -176,10 +188,11 @@ def main() -> None:
     for i in range(args.rounds):
         order = ("tl", "torch") if i % 2 == 0 else ("torch", "tl")
         for lib in order:
-            r = run_worker(lib, args)
+            r = run_worker(lib, args, args.seed + i)  # round i: seed + i in both libraries
             runs[lib].append(r)
             print(f"  round {i + 1} {lib}: " + ", ".join(f"{t:.2f}" for t in r["times"])
-                  + f" s; peak {r['peak']:.0f} MiB", file=sys.stderr, flush=True)
+                  + f" s; peak {r['peak']:.0f} MiB; accuracy {100 * r['accs'][-1]:.2f}%",
+                  file=sys.stderr, flush=True)
     text = report(runs, args)
     print(text)
     if args.append_results:
