@@ -541,3 +541,23 @@ def test_deepcopy_of_leaves_params_and_state_dicts():
     tx = torch.tensor([1.0], requires_grad=True)
     with pytest.raises(RuntimeError):
         copy.deepcopy(tx * 2)  # torch refuses non-leaves too
+
+
+def test_from_torch_tensors_without_deprecation_warnings():
+    import warnings
+
+    import torch
+
+    t = torch.randn(2, 3, dtype=torch.float64, requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        a = tl.tensor(t)
+        b = tl.tensor(t.detach().T)  # non-contiguous
+        c = tl.tensor(torch.tensor([True, False]))
+    assert a.dtype is tl.float64 and not a.requires_grad
+    np.testing.assert_array_equal(a.numpy(), t.detach().numpy())
+    np.testing.assert_array_equal(b.numpy(), t.detach().numpy().T)
+    assert c.tolist() == [True, False]
+    with torch.no_grad():
+        t[0, 0] = 100.0
+    assert a.tolist()[0][0] != 100.0  # a copy, like torch.tensor(t)

@@ -387,7 +387,7 @@ def _to_numpy(data, dtype: DType | None) -> np.ndarray:
     elif isinstance(data, np.ndarray):
         array = data.copy()
     elif hasattr(data, "__dlpack__") and not isinstance(data, (list, tuple)):
-        array = np.array(data)  # torch/cupy tensors go through __array__ / dlpack
+        array = _from_foreign(data)
     else:
         if isinstance(data, (list, tuple)):
             data = _unwrap_nested(data)
@@ -404,6 +404,17 @@ def _to_numpy(data, dtype: DType | None) -> np.ndarray:
     if dtype is not None:
         array = array.astype(dtype.np, copy=False)
     return array
+
+
+def _from_foreign(data) -> np.ndarray:
+    """A NumPy copy of another library's tensor (torch, CuPy): DLPack for host memory (no
+    deprecated ``__array__`` call), ``__array__`` otherwise."""
+    detach = getattr(data, "detach", None)  # torch refuses to export tensors that need grad
+    src = detach() if callable(detach) else data
+    try:
+        return np.from_dlpack(src).copy()
+    except (BufferError, RuntimeError, TypeError, ValueError):
+        return np.array(src)
 
 
 def _holds_float64(data) -> bool:
