@@ -433,3 +433,10 @@ def test_module_parameters_train_like_torch():
     for p, t in zip(model.parameters(), model_t.parameters()):
         assert isinstance(p, tl.nn.Parameter)
         assert_close(p, t)
+
+
+def test_betas_given_as_a_list_are_kept_as_a_tuple_like_torch():
+    ours = optim.Adam([tl.ones(2, requires_grad=True)], betas=[0.5, 0.6])
+    theirs = torch.optim.Adam([torch.ones(2, requires_grad=True)], betas=[0.5, 0.6])
+    assert ours.defaults["betas"] == theirs.defaults["betas"] == (0.5, 0.6)
+    assert type(ours.param_groups[0]["betas"]) is type(theirs.param_groups[0]["betas"]) is tuple

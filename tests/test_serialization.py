@@ -492,3 +492,20 @@ def test_source_never_uses_pickle():
 
 def test_save_and_load_are_the_public_entry_points():
     assert tl.save is serialization.save and tl.load is serialization.load
+
+
+def test_bfloat16_file_from_torch_names_the_dtype_and_the_fix(tmp_path):
+    path = str(tmp_path / "bf16.safetensors")
+    safetensors_torch.save_file({"w": torch.ones(2, dtype=torch.bfloat16)}, path)
+    with pytest.raises(CheckpointError, match=r"tensor 'w': unknown dtype 'BF16'.*no such dtype"):
+        tl.load(path)
+
+
+def test_tensor_name_with_a_lone_surrogate_is_a_clear_error(tmp_path):
+    path = tmp_path / "s.safetensors"
+    for obj in ({"a\ud800": tl.ones(1)}, {"a\ud800": tl.ones(1), "epoch": 1}):
+        with pytest.raises(ValueError, match="lone surrogate"):
+            tl.save(obj, path)
+        assert not path.exists()
+    tl.save({"a": "\ud800"}, path)  # strings in the structure are JSON-escaped: fine
+    assert tl.load(path) == {"a": "\ud800"}

@@ -198,9 +198,22 @@ def _layout(arrays: dict[str, np.ndarray], metadata: dict[str, str]) -> tuple[by
     for name, a in arrays.items():
         header[name] = {"dtype": _FROM_NP[a.dtype.newbyteorder("=")], "shape": list(a.shape),
                         "data_offsets": offsets[name]}
-    text = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    try:
+        text = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate ("\ud800") has no UTF-8 form
+        bad = next(name for name in arrays if not _encodable(name))
+        raise ValueError(f"save: tensor name {bad!r} is not valid Unicode (it contains a lone "
+                         "surrogate) and can't be written as UTF-8") from None
     text += b" " * (-len(text) % 8)
     return len(text).to_bytes(8, "little") + text, chunks
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _write_atomic(path: str, chunks: list) -> None:
@@ -339,8 +352,12 @@ def _entry(path: str, name: str, info: Any, body_size: int) -> tuple:
         raise _error(path, f"tensor {name!r}: entry is not a JSON object")
     code, shape, offsets = info.get("dtype"), info.get("shape"), info.get("data_offsets")
     if code not in _TO_NP:
+        hint = ""
+        if code in ("BF16", "F8_E4M3", "F8_E5M2", "U16", "U32", "U64", "C64"):  # valid, not ours
+            hint = ("; tinygrad_lite has no such dtype: convert it before saving (e.g. "
+                    "tensor.float() in torch)")
         raise _error(path, f"tensor {name!r}: unknown dtype {code!r} (supported: "
-                           f"{', '.join(_TO_NP)})")
+                           f"{', '.join(_TO_NP)}){hint}")
     if not isinstance(shape, list) or not all(type(d) is int and d >= 0 for d in shape):
         raise _error(path, f"tensor {name!r}: shape {shape!r} is not a list of sizes")
     if (not isinstance(offsets, list) or len(offsets) != 2

@@ -60,9 +60,9 @@ def test_shuffled_epoch_covers_each_sample_once(n, bs, drop_last, seed):
     for _ in range(2):
         labels = [yb.numpy() for _, yb in loader]
         sizes = [len(b) for b in labels]
-        assert len(sizes) == len(loader)
-        assert all(s == bs for s in sizes[:-1]) and 0 < sizes[-1] <= bs
-        seen = np.concatenate(labels)
+        assert len(sizes) == len(loader) == (n // bs if drop_last else -(-n // bs))
+        assert all(s == bs for s in sizes[:-1]) and all(0 < s <= bs for s in sizes[-1:])
+        seen = np.concatenate(labels) if labels else np.zeros(0, np.int64)
         if drop_last:
             assert len(seen) == n - n % bs and len(set(seen.tolist())) == len(seen)
         else:
@@ -149,6 +149,50 @@ def test_batch_size_none_yields_samples():
     for (x, y), (xr, yr) in zip(got, ref):
         tl.testing.assert_close(x, xr)
         tl.testing.assert_close(y, yr)
+
+
+class _DictSamples(Dataset):
+    """Samples with NumPy arrays, numbers, strings, tuples: what default_convert touches."""
+
+    def __init__(self):
+        self.n = 3
+
+    def __getitem__(self, i):
+        return {"x": np.full(2, i, np.float32), "y": i, "f": i * 0.5, "name": f"s{i}",
+                "pair": (np.int64(i), [np.arange(i + 1)]), "point": Point(np.float64(i), "p")}
+
+    def __len__(self):
+        return self.n
+
+
+class _TorchDictSamples(tud.Dataset):
+    __getitem__ = _DictSamples.__getitem__
+    __len__ = _DictSamples.__len__
+    __init__ = _DictSamples.__init__
+
+
+def test_batch_size_none_converts_samples_like_torch():
+    # torch applies default_convert to each sample: arrays become tensors, tuples lists
+    got = list(DataLoader(_DictSamples(), batch_size=None))
+    ref = list(tud.DataLoader(_TorchDictSamples(), batch_size=None))
+    assert len(got) == len(ref) == 3
+    for a, b in zip(got, ref):
+        _compare(a, b)
+    ours, theirs = _pair(3)
+    for a, b in zip(DataLoader(ours, batch_size=None), tud.DataLoader(theirs, batch_size=None)):
+        _compare(a, b)
+
+
+def test_subset_subclass_with_own_getitem_is_called():
+    class Shifted(Subset):
+        def __getitem__(self, i):
+            x, y = super().__getitem__(i)
+            return x, y + 100
+
+    ours, _ = _pair(6)
+    for ds, expected in ((Shifted(ours, [4, 1]), [104, 101]),
+                         (Subset(Shifted(ours, [4, 1, 2]), [1, 0]), [101, 104])):
+        assert [yb.tolist() for _, yb in DataLoader(ds, batch_size=2)] == [expected]
 
 
 def test_drop_last_and_len():
@@ -296,3 +340,6 @@ def test_random_split_reproducible_and_warns_on_empty():
         random_split(range(10), [11, -1], seed=0)
     with pytest.raises(TypeError, match="lengths must be ints"):
         random_split(range(4), [2.5, 1.5], seed=0)
+    # fractions that miss 1 say so (torch only says the sum isn't the dataset's length)
+    with pytest.raises(ValueError, match=r"fractions must sum to 1, got \[0.5, 0.4\]"):
+        random_split(range(10), [0.5, 0.4], seed=0)

@@ -7,7 +7,7 @@
 from . import datasets
 from .dataset import ConcatDataset, Dataset, Subset, TensorDataset, random_split
 from .idx import read_idx, write_idx
-from .loader import DataLoader, default_collate
+from .loader import DataLoader, default_collate, default_convert
 
 __all__ = ["Dataset", "TensorDataset", "Subset", "ConcatDataset", "random_split", "DataLoader",
-           "default_collate", "read_idx", "write_idx", "datasets"]
+           "default_collate", "default_convert", "read_idx", "write_idx", "datasets"]

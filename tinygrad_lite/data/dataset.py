@@ -153,6 +153,10 @@ def _split_lengths(n: int, lengths: Sequence[int | float]) -> list[int]:
                 warnings.warn(f"random_split: length of split at index {i} is 0. This might "
                               f"result in an empty dataset.", stacklevel=3)
         return sizes
+    if total != n and any(isinstance(x, numbers.Real) and not float(x).is_integer()
+                          for x in lengths):
+        raise ValueError(f"random_split: fractions must sum to 1, got {lengths} (sum {total}); "
+                         f"or give integer lengths summing to len(dataset) = {n}")
     if total != n:
         raise ValueError(f"random_split: sum of input lengths ({total}) does not equal the "
                          f"length of the input dataset ({n})")

@@ -74,6 +74,46 @@ def default_collate(batch: list):
                     f"or lists; found {type(elem).__name__}")
 
 
+def default_convert(data):
+    """Convert one sample as torch's ``default_convert`` does (``batch_size=None``).
+
+    NumPy arrays (of numbers) and scalars become tensors; mappings, namedtuples and sequences
+    are converted element by element (a plain tuple becomes a list, as in torch); everything
+    else, Python numbers and strings included, is returned unchanged.
+    """
+    if isinstance(data, Tensor):
+        return data
+    if isinstance(data, np.ndarray):
+        return data if data.dtype.kind in "USO" else Tensor(data)
+    if isinstance(data, np.generic):
+        return data if isinstance(data, (np.str_, np.bytes_)) else Tensor(np.asarray(data))
+    if isinstance(data, collections.abc.Mapping):
+        converted = {key: default_convert(data[key]) for key in data}
+        if isinstance(data, collections.abc.MutableMapping):
+            try:
+                clone = copy.copy(data)
+                clone.update(converted)
+                return clone
+            except TypeError:
+                pass
+        return converted
+    if isinstance(data, tuple) and hasattr(data, "_fields"):
+        return type(data)(*(default_convert(d) for d in data))
+    if isinstance(data, tuple):
+        return [default_convert(d) for d in data]
+    if isinstance(data, collections.abc.Sequence) and not isinstance(data, (str, bytes)):
+        converted = [default_convert(d) for d in data]
+        if isinstance(data, collections.abc.MutableSequence):
+            try:
+                clone = copy.copy(data)
+                clone[:] = converted
+                return clone
+            except TypeError:
+                pass
+        return converted
+    return data
+
+
 def _tensor_source(dataset):
     """``(tensors, index_map)`` when batches can be fancy-indexed, else ``None``.
 
@@ -81,7 +121,8 @@ def _tensor_source(dataset):
     (possibly nested) Subset to rows of the underlying tensors.
     """
     index_map = None
-    while isinstance(dataset, Subset):
+    # a Subset subclass may change what a sample is: only plain Subsets are looked through
+    while isinstance(dataset, Subset) and type(dataset).__getitem__ is Subset.__getitem__:
         idx = np.asarray(dataset.indices, dtype=np.int64).reshape(-1)
         index_map = idx if index_map is None else idx[index_map]
         dataset = dataset.dataset
@@ -99,7 +140,8 @@ class DataLoader:
 
     Args:
         dataset: a map-style dataset (``__getitem__`` and ``__len__``).
-        batch_size: samples per batch; ``None`` yields single samples without collation.
+        batch_size: samples per batch; ``None`` yields single samples without collation
+            (NumPy arrays in them become tensors, tuples lists: torch's ``default_convert``).
         shuffle: draw a new permutation at the start of every epoch.
         drop_last: skip the last batch when it is smaller than ``batch_size``.
         seed: seed for shuffling: epoch ``e`` is shuffled by a NumPy Generator seeded with
@@ -190,7 +232,7 @@ class DataLoader:
     def _samples(self, order: np.ndarray):
         for i in order.tolist():
             sample = self.dataset[i]
-            yield sample if self.collate_fn is None else self.collate_fn(sample)
+            yield default_convert(sample) if self.collate_fn is None else self.collate_fn(sample)
 
     def _collated_batches(self, order: np.ndarray):
         collate = self.collate_fn or default_collate
