@@ -1,7 +1,7 @@
 """tinygrad_lite: a small, readable deep-learning engine with a PyTorch-compatible API."""
 
 from .tensor import Tensor  # first: the op modules bind to it
-from . import autograd, cuda, dtypes, nn  # noqa: F401,I001
+from . import autograd, cuda, dtypes, nn, viz  # noqa: F401,I001
 from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .creation import (arange, empty, empty_like, eye, from_dlpack, from_numpy, full, full_like,
                        linspace, manual_seed, ones, ones_like, rand, rand_like, randint, randn,
@@ -30,7 +30,7 @@ def __getattr__(name):
 
 __all__ = ["Tensor", "Device", "tensor", "no_grad", "enable_grad", "set_grad_enabled",
            "is_grad_enabled", "autograd",
-           "nn", "cuda", "device", "float16", "float32", "float64", "int8", "int16", "int32",
+           "nn", "viz", "cuda", "device", "float16", "float32", "float64", "int8", "int16", "int32",
            "int64",
            "uint8", "bool", "zeros", "ones", "empty", "full", "arange", "linspace", "eye", "rand",
            "randn", "randint", "zeros_like", "ones_like", "empty_like", "full_like", "rand_like",
