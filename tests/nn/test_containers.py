@@ -102,3 +102,18 @@ def test_moduledict_like_torch():
         ours["missing"]
     ours.clear()
     assert len(ours) == 0
+
+
+def test_slicing_keeps_the_container_subclass_like_torch():
+    def sliced(lib):
+        class Stack(lib.nn.Sequential):
+            pass
+
+        class Blocks(lib.nn.ModuleList):
+            pass
+
+        return Stack(*_layers(lib))[1:3], Blocks(_layers(lib))[::2]
+
+    for ours, theirs in zip(sliced(tl), sliced(torch)):
+        assert type(ours).__name__ == type(theirs).__name__ in ("Stack", "Blocks")
+        assert repr(ours) == repr(theirs)

@@ -313,3 +313,16 @@ def test_one_hot():
         F.one_hot(tl.tensor(idx), 3)
     with pytest.raises(TypeError, match="one_hot.*int64.*float32"):
         F.one_hot(tl.tensor([1.0]))
+
+
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+def test_softmax_float16_accumulates_in_float32_like_torch(name):
+    """A float16 exp-sum over thousands of classes drifts by several ulps; torch (and we) sum
+    in float32 and round once."""
+    x = np.random.default_rng(0).standard_normal((4, 3000)).astype(np.float16)
+    out = getattr(F, name)(tl.tensor(x), 1)
+    expected = getattr(TF, name)(torch.tensor(x), 1)
+    assert out.dtype is tl.float16
+    assert_close(out, expected)
+    exact = getattr(TF, name)(torch.tensor(x, dtype=torch.float64), 1)
+    assert_close(out.to(tl.float64), exact, rtol=2e-3, atol=1e-5)

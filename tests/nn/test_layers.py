@@ -289,3 +289,51 @@ def test_dropout_probability_out_of_range(p):
         nn.functional.dropout(tl.ones(3), p)
     with pytest.raises(ValueError):  # torch agrees that this is a value error
         torch.nn.Dropout(p)
+
+
+@pytest.mark.parametrize("name,args", [("ReLU", ()), ("LeakyReLU", (0.2,)), ("ELU", (0.7,)),
+                                       ("SiLU", ())])
+def test_inplace_activations_overwrite_and_return_the_input_like_torch(name, args):
+    x = np.random.default_rng(3).standard_normal((3, 4))
+    weights = np.arange(12.0).reshape(3, 4)
+    a, a_t = tl.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    h, h_t = a * 2, a_t * 2
+    y, y_t = getattr(nn, name)(*args, inplace=True)(h), getattr(torch.nn, name)(*args, True)(h_t)
+    assert y is h and y_t is h_t
+    assert_close(h.detach(), h_t.detach())
+    (y * tl.tensor(weights)).sum().backward()
+    (y_t * torch.tensor(weights)).sum().backward()
+    assert_close(a.grad, a_t.grad)
+    plain, plain_t = tl.tensor(x), torch.tensor(x)  # outside autograd: just overwritten
+    getattr(nn, name)(*args, inplace=True)(plain)
+    getattr(torch.nn, name)(*args, inplace=True)(plain_t)
+    assert_close(plain, plain_t)
+    with pytest.raises(RuntimeError, match="leaf"):  # as torch
+        getattr(nn, name)(*args, inplace=True)(tl.ones(2, requires_grad=True))
+    s, s_t = a.sigmoid(), a_t.sigmoid()  # sigmoid saved its output, which is then overwritten
+    getattr(nn, name)(*args, inplace=True)(s)
+    getattr(torch.nn, name)(*args, inplace=True)(s_t)
+    with pytest.raises(RuntimeError, match="modified by an inplace"):
+        s_t.sum().backward()
+    with pytest.raises(RuntimeError, match="modified by an in-place"):
+        s.sum().backward()
+
+
+@pytest.mark.parametrize("p", [0.0, 0.4, 1.0])
+def test_dropout_inplace_overwrites_the_input(p):
+    tl.manual_seed(0)
+    a = tl.ones(200, 5, dtype=tl.float64, requires_grad=True)
+    h = a * 3
+    y = nn.Dropout(p, inplace=True)(h)
+    assert y is h
+    kept = h.detach().numpy() != 0
+    scale = 1 / (1 - p) if p < 1 else 0.0
+    np.testing.assert_array_equal(h.detach().numpy(), np.where(kept, 3 * scale, 0))
+    y.sum().backward()
+    np.testing.assert_array_equal(a.grad.numpy(), np.where(kept, 3 * scale, 0))
+    if 0 < p < 1:
+        assert 0.5 < kept.mean() / (1 - p) < 1.5
+    eval_input = tl.tensor([1, 2])  # eval: the input itself, any dtype (torch)
+    out_t = torch.nn.Dropout(p, inplace=True).eval()(torch.tensor([1, 2]))
+    assert nn.Dropout(p, inplace=True).eval()(eval_input) is eval_input
+    assert_close(eval_input, out_t)

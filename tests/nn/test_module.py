@@ -378,3 +378,56 @@ def test_parameter_basics():
     assert nn.Parameter().shape == (0,)
     with pytest.raises(TypeError, match="floating point.*int64"):
         nn.Parameter(tl.tensor([1, 2]))
+
+
+@pytest.mark.parametrize("with_metadata", [False, True])
+def test_load_state_dict_without_num_batches_tracked_like_torch(with_metadata):
+    """Old checkpoints lack BatchNorm's counter: torch keeps the module's own value unless the
+    state_dict's metadata says the layout already had it (version 2), then it is missing."""
+    ours = nn.Sequential(nn.Linear(2, 3), nn.BatchNorm1d(3))
+    ref = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.BatchNorm1d(3))
+    ours[1].num_batches_tracked.fill_(5)
+    ref[1].num_batches_tracked.fill_(5)
+    state = ref.state_dict()
+    del state["1.num_batches_tracked"]
+    if not with_metadata:
+        state = dict(state)
+    if with_metadata:
+        with pytest.raises(RuntimeError, match='Missing.*"1.num_batches_tracked"') as ours_err:
+            ours.load_state_dict(state)
+        with pytest.raises(RuntimeError, match='Missing.*"1.num_batches_tracked"') as ref_err:
+            ref.load_state_dict(state)
+        assert str(ours_err.value).replace("tl.", "") == str(ref_err.value).rstrip(" ")
+        return
+    result, result_t = ours.load_state_dict(state), ref.load_state_dict(state)
+    assert result == result_t and repr(result) == repr(result_t)
+    assert_close(ours[1].num_batches_tracked, ref[1].num_batches_tracked)
+    assert_close(ours[1].running_var, ref[1].running_var)
+    loose, loose_t = ours.load_state_dict(state, strict=False), ref.load_state_dict(state, False)
+    assert loose.missing_keys == loose_t.missing_keys == []
+
+
+def test_load_state_dict_1d_checkpoint_value_into_0d_like_torch():
+    ours, ref = nn.BatchNorm1d(2), torch.nn.BatchNorm1d(2)
+    state = {**ref.state_dict(), "num_batches_tracked": torch.tensor([7])}
+    assert repr(ours.load_state_dict(state)) == repr(ref.load_state_dict(state))
+    assert_close(ours.num_batches_tracked, ref.num_batches_tracked)
+    partial = {"weight": torch.zeros(1, 1), "extra": torch.zeros(1)}
+    assert repr(nn.Linear(1, 1).load_state_dict(partial, strict=False)) == \
+        repr(torch.nn.Linear(1, 1).load_state_dict(partial, strict=False))
+    bad = {**ref.state_dict(), "running_mean": torch.zeros(3)}
+    with pytest.raises(RuntimeError, match="size mismatch for running_mean"):
+        ours.load_state_dict(bad)
+
+
+def test_to_accepts_a_tensor_and_non_blocking_like_torch(models):
+    ours, ref = models
+    assert ours.to("cpu", non_blocking=True) is ours
+    assert ref.to("cpu", non_blocking=True) is ref
+    ours.to(tl.zeros(1, dtype=tl.float64))
+    ref.to(torch.zeros(1, dtype=torch.float64))
+    theirs = dict(ref.state_dict())
+    for name, value in ours.state_dict().items():
+        assert_close(value, theirs[name])  # dtype included: int64 counters stay int64
+    with pytest.raises(TypeError, match="floating"):
+        ours.to(tl.zeros(1, dtype=tl.int64))

@@ -105,3 +105,21 @@ def test_parameters_vector_round_trip():
         nn.utils.vector_to_parameters(tl.zeros(3), ours.parameters())
     with pytest.raises(TypeError, match="vector_to_parameters.*ndarray"):
         nn.utils.vector_to_parameters(new, ours.parameters())
+
+
+@pytest.mark.parametrize("norm_type", [2.0, 1.0, math.inf])
+def test_clip_grad_norm_mixed_dtypes_promote_the_total_like_torch(norm_type):
+    g16, g64 = np.array([3.0, -1.0, 2.0]), np.array([0.5, 4.0])
+    ours = [nn.Parameter(tl.zeros(3, dtype=tl.float16)),
+            nn.Parameter(tl.zeros(2, dtype=tl.float64))]
+    theirs = [torch.nn.Parameter(torch.zeros(3, dtype=torch.float16)),
+              torch.nn.Parameter(torch.zeros(2, dtype=torch.float64))]
+    for p, pt, g in zip(ours, theirs, (g16, g64)):
+        p.grad = tl.tensor(g.astype(p.dtype.np))
+        pt.grad = torch.tensor(g, dtype=pt.dtype)
+    total = nn.utils.clip_grad_norm_(ours, 1.0, norm_type=norm_type)
+    total_t = torch.nn.utils.clip_grad_norm_(theirs, 1.0, norm_type=norm_type)
+    assert total.dtype is tl.float64
+    assert_close(total, total_t)
+    for p, pt in zip(ours, theirs):
+        assert_close(p.grad, pt.grad)

@@ -28,7 +28,7 @@ class Sequential(Module):
 
     def __getitem__(self, idx):
         if isinstance(idx, slice):
-            return Sequential(OrderedDict(list(self._modules.items())[idx]))
+            return type(self)(OrderedDict(list(self._modules.items())[idx]))  # as torch
         return self._modules[self._index(idx)]
 
     def __setitem__(self, idx: int, module: Module) -> None:
@@ -94,7 +94,7 @@ class ModuleList(Module):
 
     def __getitem__(self, idx):
         if isinstance(idx, slice):
-            return ModuleList(list(self._modules.values())[idx])
+            return type(self)(list(self._modules.values())[idx])  # as torch
         return self._modules[self._index(idx)]
 
     def __setitem__(self, idx: int, module: Module) -> None:

@@ -28,9 +28,17 @@ def _float_input(x: Tensor, op: str) -> None:
 
 
 # ---- activations -----------------------------------------------------------------------------
+def _maybe_inplace(input: Tensor, inplace: bool, op: str, fn) -> Tensor:
+    """``fn(input)``, or with ``inplace`` written into ``input``'s memory and ``input`` returned
+    (torch's ``inplace=True``): the version counter is bumped and autograd rebases ``input`` onto
+    the new node, so a leaf that requires grad, or a value saved for backward, raises as in
+    torch."""
+    return input._inplace(op, fn) if inplace else fn(input)
+
+
 def relu(input: Tensor, inplace: bool = False) -> Tensor:
-    """max(x, 0); the gradient at 0 is 0 (torch's rule)."""
-    return input.relu()
+    """max(x, 0); the gradient at 0 is 0 (torch's rule). ``inplace`` overwrites ``input``."""
+    return _maybe_inplace(input, inplace, "relu_", Tensor.relu)
 
 
 def sigmoid(input: Tensor) -> Tensor:
@@ -42,21 +50,24 @@ def tanh(input: Tensor) -> Tensor:
 
 
 def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
-    """x for x > 0, negative_slope * x otherwise."""
+    """x for x > 0, negative_slope * x otherwise. ``inplace`` overwrites ``input``."""
     _float_input(input, "leaky_relu")
-    return where(input > 0, input, input * negative_slope)
+    return _maybe_inplace(input, inplace, "leaky_relu_",
+                          lambda x: where(x > 0, x, x * negative_slope))
 
 
 def silu(input: Tensor, inplace: bool = False) -> Tensor:
-    """x * sigmoid(x) (a.k.a. swish)."""
+    """x * sigmoid(x) (a.k.a. swish). ``inplace`` overwrites ``input``."""
     _float_input(input, "silu")
-    return input * input.sigmoid()
+    return _maybe_inplace(input, inplace, "silu_", lambda x: x * x.sigmoid())
 
 
 def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
-    """x for x > 0, alpha * (exp(x) - 1) otherwise (exp only sees x <= 0: no overflow)."""
+    """x for x > 0, alpha * (exp(x) - 1) otherwise (exp only sees x <= 0: no overflow).
+    ``inplace`` overwrites ``input``."""
     _float_input(input, "elu")
-    return where(input > 0, input, input.clamp(max=0).expm1() * alpha)
+    return _maybe_inplace(input, inplace, "elu_",
+                          lambda x: where(x > 0, x, x.clamp(max=0).expm1() * alpha))
 
 
 def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
@@ -113,18 +124,22 @@ def log_softmax(input: Tensor, dim: int | None = None, dtype=None) -> Tensor:
 
 # ---- regularisation and normalisation ---------------------------------------------------------
 def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
-    """Zero each element with probability p and scale the rest by 1 / (1 - p) (training only)."""
+    """Zero each element with probability p and scale the rest by 1 / (1 - p) (training only).
+    ``inplace`` writes the result into ``input``; outside training ``input`` itself is returned
+    (any dtype, as torch)."""
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout: probability has to be between 0 and 1, but got {p}")
+    if not training:
+        return input
     _float_input(input, "dropout")
-    if not training or p == 0.0:
+    if p == 0.0:
         return input
     if p == 1.0:
-        return input * 0.0
+        return _maybe_inplace(input, inplace, "dropout_", lambda x: x * 0.0)
     dev = input.device
     keep = dev.generator.random(input.shape, dtype=dev.xp.float32) >= p
     mask = keep.astype(input._data.dtype) * input._data.dtype.type(1.0 / (1.0 - p))
-    return input * Tensor._make(mask, dev)
+    return _maybe_inplace(input, inplace, "dropout_", lambda x: x * Tensor._make(mask, dev))
 
 
 def _check_channels(name: str, t: Tensor | None, c: int, op: str) -> None:

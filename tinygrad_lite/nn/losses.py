@@ -409,6 +409,11 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor,
     """
     _check_reduction(reduction, "binary_cross_entropy_with_logits")
     op = "binary_cross_entropy_with_logits"
+    if isinstance(target, Tensor) and target.dtype.category == 2 and isinstance(input, Tensor) \
+            and input.dtype.category == 2 and target.dtype is not input.dtype:
+        # torch accumulates the loss in place into ``1 - target``: the result has the target's
+        # dtype (float32 logits with float64 targets give a float64 loss, and the reverse)
+        input = input.to(target.dtype)
     target = _same_shape_target(input, target, op)
     if pos_weight is None:
         loss = BinaryCrossEntropyWithLogits.apply(input, target)

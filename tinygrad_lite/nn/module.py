@@ -46,7 +46,17 @@ class Parameter(Tensor):
         return "Parameter containing:\n" + super().__repr__()
 
 
-_IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
+class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
+    """What ``load_state_dict`` returns: the missing and the unexpected keys (torch's repr)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        if not self.missing_keys and not self.unexpected_keys:
+            return "<All keys matched successfully>"
+        return super().__repr__()
+
+    __str__ = __repr__
 
 
 class Module:
@@ -330,7 +340,13 @@ class Module:
             raise TypeError(f"load_state_dict: expected a mapping, got "
                             f"{type(state_dict).__name__}")
         own = self.state_dict(keep_vars=True)
-        missing = [k for k in own if k not in state_dict]
+        # keys that checkpoints of an older layout may lack (torch fills in the module's own
+        # value, e.g. BatchNorm's num_batches_tracked, unless the metadata says version >= 2)
+        metadata = getattr(state_dict, "_metadata", None) or {}
+        optional = {f"{prefix}.{key}" if prefix else key
+                    for prefix, mod in self.named_modules(remove_duplicate=False)
+                    for key in mod._legacy_state_keys(metadata.get(prefix, {}).get("version"))}
+        missing = [k for k in own if k not in state_dict and k not in optional]
         unexpected = [k for k in state_dict if k not in own]
         errors = []
         if strict and unexpected:
@@ -343,8 +359,7 @@ class Module:
             if key not in state_dict:
                 continue
             value = state_dict[key]
-            if not isinstance(value, Tensor):
-                value = Tensor(value)
+            value = _checkpoint_value(value, target)
             if tuple(value.shape) != tuple(target.shape):
                 errors.append(f"size mismatch for {key}: copying a param with shape "
                               f"{tuple(value.shape)} from checkpoint, the shape in current model "
@@ -354,10 +369,13 @@ class Module:
                                + "\n\t".join(errors))
         for key, target in own.items():
             if key in state_dict:
-                value = state_dict[key]
-                value = value if isinstance(value, Tensor) else Tensor(value)
-                _copy_into(target, value)
+                _copy_into(target, _checkpoint_value(state_dict[key], target))
         return _IncompatibleKeys(missing, unexpected)
+
+    def _legacy_state_keys(self, version: int | None) -> tuple[str, ...]:
+        """Own state keys that a checkpoint of layout ``version`` (None: unknown) may lack;
+        loading keeps their current values and does not report them missing."""
+        return ()
 
     # ---- conversion --------------------------------------------------------------------------
     def _apply(self, convert: Callable[[Tensor], Tensor]) -> Module:
@@ -375,14 +393,19 @@ class Module:
         return self
 
     def to(self, *args, **kwargs) -> Module:
-        """Move/cast parameters and buffers: ``to(device)``, ``to(dtype)`` or both. Only
-        floating tensors change dtype (integer buffers like counters keep theirs)."""
+        """Move/cast parameters and buffers: ``to(device)``, ``to(dtype)``, both, or
+        ``to(tensor)`` (its device and dtype). Only floating tensors change dtype (integer
+        buffers like counters keep theirs); ``non_blocking`` is accepted and ignored (copies
+        are synchronous)."""
         device = kwargs.pop("device", None)
         dtype = kwargs.pop("dtype", None)
+        kwargs.pop("non_blocking", None)
         if kwargs:
             raise TypeError(f"to: unexpected keyword arguments {sorted(kwargs)}")
         for a in args:
-            if isinstance(a, dtypes.DType) or _is_dtype_like(a):
+            if isinstance(a, Tensor):
+                device, dtype = a.device, a.dtype
+            elif isinstance(a, dtypes.DType) or _is_dtype_like(a):
                 dtype = a
             else:
                 device = a
@@ -450,6 +473,15 @@ def _is_dtype_like(obj) -> bool:
 def _rebind(t: Tensor, new: Tensor) -> None:
     t._data, t._device, t.dtype = new._data, new._device, new.dtype
     t._vc[0] += 1
+
+
+def _checkpoint_value(value, target: Tensor) -> Tensor:
+    """A checkpoint entry as a Tensor; a 1-D value for a 0-d target gives its first element
+    (torch's rule for old checkpoints that stored scalars as shape (1,))."""
+    value = value if isinstance(value, Tensor) else Tensor(value)
+    if target.ndim == 0 and value.ndim == 1:
+        value = value[0]
+    return value
 
 
 def _copy_into(target: Tensor, value: Tensor) -> None:

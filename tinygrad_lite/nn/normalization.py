@@ -57,6 +57,12 @@ class _BatchNorm(Module):
         if self.bias is not None:
             init.zeros_(self.bias)
 
+    def _legacy_state_keys(self, version: int | None) -> tuple[str, ...]:
+        # num_batches_tracked arrived with torch's BatchNorm layout version 2
+        if self.track_running_stats and (version is None or version < 2):
+            return ("num_batches_tracked",)
+        return ()
+
     def forward(self, input: Tensor) -> Tensor:
         if input.ndim not in self._ndims:
             raise ShapeError(f"{type(self).__name__}: expected {' or '.join(map(str, self._ndims))}"

@@ -30,10 +30,11 @@ def clip_grad_norm_(parameters: Iterable[Tensor] | Tensor, max_norm: float,
     if not grads:
         return Tensor(0.0)
     norms = [g.detach().norm(norm_type) for g in grads]
+    # stacking promotes: float32 and float64 gradients give a float64 total, as in torch
     if norm_type == math.inf:
-        total = functions.stack([n.to(grads[0].dtype) for n in norms]).amax()
+        total = functions.stack(norms).amax()
     else:
-        total = functions.stack([n.to(grads[0].dtype) for n in norms]).norm(norm_type)
+        total = functions.stack(norms).norm(norm_type)
     value = float(total.item())
     if error_if_nonfinite and not math.isfinite(value):
         raise RuntimeError(f"clip_grad_norm_: the total norm of order {norm_type} for gradients "

@@ -10,6 +10,12 @@ from __future__ import annotations
 from ..autograd import Primitive
 
 
+def _upcast(xp, x):
+    """float16 computes in float32, as torch's CPU kernels: a float16 exp-sum over hundreds of
+    classes would be off by several ulps."""
+    return x.astype(xp.float32) if x.dtype == xp.float16 else x
+
+
 def _log_softmax_array(xp, x, dim: int):
     if x.size == 0:  # max() has no identity for an empty reduction
         return x.copy()
@@ -28,8 +34,9 @@ class LogSoftmax(Primitive):
 
     def forward(ctx, x, dim):
         ctx.dim = dim
+        xp = ctx.device.xp
         with ctx.device.quiet():
-            return _log_softmax_array(ctx.device.xp, x, dim)
+            return _log_softmax_array(xp, _upcast(xp, x), dim).astype(x.dtype, copy=False)
 
     def backward(ctx, g):
         return g - ctx.output.exp() * g.sum(ctx.dim, keepdim=True)
@@ -45,7 +52,7 @@ class Softmax(Primitive):
         ctx.dim = dim
         xp = ctx.device.xp
         with ctx.device.quiet():
-            return xp.exp(_log_softmax_array(xp, x, dim))
+            return xp.exp(_log_softmax_array(xp, _upcast(xp, x), dim)).astype(x.dtype, copy=False)
 
     def backward(ctx, g):
         y = ctx.output
