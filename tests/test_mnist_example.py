@@ -131,7 +131,9 @@ def test_same_seed_same_numbers_and_learns(tiny_mnist, capsys):
     a = _run(tiny_mnist, "--seed", "5")
     b = _run(tiny_mnist, "--seed", "5")
     c = _run(tiny_mnist, "--seed", "6")
+    with_bars = ex.main(["--data-dir", str(tiny_mnist), "--epochs", "2", "--seed", "5"])
     assert a["losses"] == b["losses"] and a["accuracies"] == b["accuracies"]
+    assert with_bars["losses"] == a["losses"]  # progress bars don't change the batch order
     assert a["losses"] != c["losses"]
     assert a["accuracies"][-1] > 0.8
     out = capsys.readouterr().out

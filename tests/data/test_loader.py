@@ -343,3 +343,16 @@ def test_random_split_reproducible_and_warns_on_empty():
     # fractions that miss 1 say so (torch only says the sum isn't the dataset's length)
     with pytest.raises(ValueError, match=r"fractions must sum to 1, got \[0.5, 0.4\]"):
         random_split(range(10), [0.5, 0.4], seed=0)
+
+
+def test_an_iterator_never_advanced_uses_no_epoch():
+    """tqdm.auto calls iter() once in its constructor and again when looped over: the unused
+    iterator must not consume an epoch, or progress bars would change the batch order."""
+    x = tl.arange(100)
+    plain = DataLoader(TensorDataset(x), batch_size=10, shuffle=True, seed=4)
+    wrapped = DataLoader(TensorDataset(x), batch_size=10, shuffle=True, seed=4)
+    unused = iter(wrapped)  # noqa: F841 - what tqdm.asyncio does
+    assert [b[0].tolist() for b in plain] == [b[0].tolist() for b in wrapped]
+    tqdm = pytest.importorskip("tqdm.auto").tqdm
+    assert [b[0].tolist() for b in plain] == [b[0].tolist() for b in tqdm(wrapped, disable=True)]
+    assert plain.epoch == wrapped.epoch == 2

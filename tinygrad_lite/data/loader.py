@@ -215,14 +215,17 @@ class DataLoader:
         return rng.permutation(n)
 
     def __iter__(self) -> Iterator:
-        # the permutation is drawn here, when the epoch starts, not at the first next()
+        # A generator: the epoch starts (and its permutation is drawn) at the first next(), so
+        # an iterator that is created but never advanced (tqdm.auto makes one) uses no epoch.
         order = self._order()
         if self.batch_size is None:
-            return self._samples(order)
+            yield from self._samples(order)
+            return
         source = _tensor_source(self.dataset) if self.collate_fn is None else None
         if source is not None:
-            return self._tensor_batches(order, *source)
-        return self._collated_batches(order)
+            yield from self._tensor_batches(order, *source)
+        else:
+            yield from self._collated_batches(order)
 
     def _bounds(self, n: int):
         bs = self.batch_size
