@@ -5,7 +5,8 @@ from .containers import ModuleDict, ModuleList, Sequential
 from .layers import (ELU, GELU, Dropout, Flatten, Identity, LeakyReLU, Linear, LogSoftmax, ReLU,
                      Sigmoid, SiLU, Softmax, Softplus, Tanh, Unflatten)
 from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss
-from .module import Module, Parameter
+from .module import Module
+from .parameter import Parameter
 from .normalization import BatchNorm1d, BatchNorm2d, LayerNorm
 
 __all__ = ["functional", "init", "utils", "Module", "Parameter", "Sequential", "ModuleList",

@@ -1,4 +1,4 @@
-"""``Module`` and ``Parameter``: the containers that hold a model's state (torch's nn.Module).
+"""``Module``: the container that holds a model's state (torch's nn.Module).
 
 A Module keeps three ordered registries — parameters, buffers and child modules — filled by
 plain attribute assignment (``self.fc = Linear(...)``). Everything else (``parameters()``,
@@ -14,36 +14,7 @@ from .. import autograd, dtypes
 from ..device import get_device
 from ..errors import ShapeError
 from ..tensor import Tensor
-
-
-class Parameter(Tensor):
-    """A Tensor that a Module registers as trainable state; shares memory with ``data``.
-
-    Args:
-        data: the initial value (a Tensor or anything ``tl.tensor`` accepts); empty if None.
-        requires_grad: whether the optimiser should train it (default True).
-    """
-
-    __slots__ = ()
-
-    def __init__(self, data=None, requires_grad: bool = True):
-        if data is None:
-            data = Tensor([])
-        elif not isinstance(data, Tensor):
-            data = Tensor(data)
-        self._data = data._data
-        self._device = data._device
-        self.dtype = data.dtype
-        self._node = None
-        self._out_idx = 0
-        self._grad = None
-        self._vc = data._vc
-        self._hooks = None
-        self._requires_grad = False
-        self.requires_grad = requires_grad
-
-    def __repr__(self) -> str:
-        return "Parameter containing:\n" + super().__repr__()
+from .parameter import Parameter
 
 
 class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):

@@ -9,7 +9,8 @@ from ..errors import ShapeError
 from ..tensor import Tensor
 from . import functional as F
 from . import init
-from .module import Module, Parameter
+from .module import Module
+from .parameter import Parameter
 
 
 class _BatchNorm(Module):
