@@ -27,6 +27,17 @@ import numpy as np
 from numba import njit
 
 
+@njit(cache=True)
+def _weight_total(weight, n_cls):  # pragma: no cover - compiled
+    """Sum of the class weights (C when there are none: an empty ``weight``)."""
+    if weight.shape[0] == 0:
+        return float(n_cls)
+    total = 0.0
+    for c in range(n_cls):
+        total += weight[c]
+    return total
+
+
 @njit(cache=True, fastmath={"reassoc", "contract"})
 def softmax_xent_forward(x, target, weight, ignore_index, smoothing, stats):
     """Per-row smoothed, weighted cross-entropy of logits.
@@ -48,11 +59,7 @@ def softmax_xent_forward(x, target, weight, ignore_index, smoothing, stats):
     m_rows, n_cls = x.shape
     loss, row_max, row_logsum = stats[0], stats[1], stats[2]
     has_weight = weight.shape[0] != 0
-    weight_all = float(n_cls)
-    if has_weight:
-        weight_all = 0.0
-        for c in range(n_cls):
-            weight_all += weight[c]
+    weight_all = _weight_total(weight, n_cls)
     keep = 1.0 - smoothing
     share = smoothing / n_cls if n_cls > 0 else 0.0
     loss_sum = 0.0
@@ -110,11 +117,7 @@ def softmax_xent_backward(x, target, weight, ignore_index, smoothing, stats, gra
     """
     m_rows, n_cls = x.shape
     has_weight = weight.shape[0] != 0
-    weight_all = float(n_cls)
-    if has_weight:
-        weight_all = 0.0
-        for c in range(n_cls):
-            weight_all += weight[c]
+    weight_all = _weight_total(weight, n_cls)
     keep = 1.0 - smoothing
     share = smoothing / n_cls if n_cls > 0 else 0.0
     row_max, row_logsum = stats[1], stats[2]

@@ -16,6 +16,14 @@ def _upcast(xp, x):
     return x.astype(xp.float32) if x.dtype == xp.float16 else x
 
 
+def _log_softmax_forward(ctx, x, dim: int):
+    """The shared forward: log_softmax of ``x`` along ``dim``, in float32 for float16 input."""
+    ctx.dim = dim
+    xp = ctx.device.xp
+    with ctx.device.quiet():
+        return _log_softmax_array(xp, _upcast(xp, x), dim)
+
+
 def _log_softmax_array(xp, x, dim: int):
     if x.size == 0:  # max() has no identity for an empty reduction
         return x.copy()
@@ -33,10 +41,7 @@ class LogSoftmax(Primitive):
     saves_output = True
 
     def forward(ctx, x, dim):
-        ctx.dim = dim
-        xp = ctx.device.xp
-        with ctx.device.quiet():
-            return _log_softmax_array(xp, _upcast(xp, x), dim).astype(x.dtype, copy=False)
+        return _log_softmax_forward(ctx, x, dim).astype(x.dtype, copy=False)
 
     def backward(ctx, g):
         return g - ctx.output.exp() * g.sum(ctx.dim, keepdim=True)
@@ -49,10 +54,7 @@ class Softmax(Primitive):
     saves_output = True
 
     def forward(ctx, x, dim):
-        ctx.dim = dim
-        xp = ctx.device.xp
-        with ctx.device.quiet():
-            return xp.exp(_log_softmax_array(xp, _upcast(xp, x), dim)).astype(x.dtype, copy=False)
+        return ctx.device.xp.exp(_log_softmax_forward(ctx, x, dim)).astype(x.dtype, copy=False)
 
     def backward(ctx, g):
         y = ctx.output
