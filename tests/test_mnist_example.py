@@ -15,7 +15,6 @@ import torch
 
 import tinygrad_lite as tl
 from tinygrad_lite.data import DataLoader, TensorDataset
-from tinygrad_lite.data.idx import write_idx
 from tinygrad_lite.nn import functional as F
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -108,21 +107,6 @@ def test_confusion_matrix_and_macro_scores_by_hand():
     assert "T-shirt" in ex.format_confusion(cm, ["T-shirt/top", "Trouser", "Pullover"])
 
 
-@pytest.fixture(scope="module")
-def tiny_mnist(tmp_path_factory):
-    """A small MNIST-shaped dataset (learnable: the label is encoded in bright pixels)."""
-    root = tmp_path_factory.mktemp("tiny_mnist")
-    rng = np.random.default_rng(0)
-    for split, n in (("train", 640), ("t10k", 200)):
-        labels = rng.integers(0, 10, n).astype(np.uint8)
-        images = rng.integers(0, 60, (n, 28, 28)).astype(np.uint8)
-        for i, c in enumerate(labels):
-            images[i, c * 2:c * 2 + 3, 5:20] = 255
-        write_idx(root / f"{split}-images-idx3-ubyte.gz", images)
-        write_idx(root / f"{split}-labels-idx1-ubyte.gz", labels)
-    return root
-
-
 def _run(tiny_root, *extra):
     return ex.main(["--data-dir", str(tiny_root), "--epochs", "2", "--no-progress", *extra])
 
@@ -189,16 +173,6 @@ def test_missing_data_is_a_clear_error(tmp_path, monkeypatch):
         ex.main(["--data-dir", str(tmp_path / "empty"), "--no-progress", "--no-download"])
 
 
-def _fashion_available() -> str | None:
-    try:
-        tl.data.datasets.FashionMNIST(train=False, download=False)
-    except Exception as exc:  # noqa: BLE001 - any failure means "skip, and say why"
-        return f"Fashion-MNIST not found ({type(exc).__name__}); install the Debian package " \
-               f"dataset-fashion-mnist (.ci/run does)"
-    return None
-
-
-@pytest.mark.skipif(_fashion_available() is not None, reason=str(_fashion_available()))
-def test_one_epoch_on_fashion_mnist_reaches_80_percent():
+def test_one_epoch_on_fashion_mnist_reaches_80_percent(fashion_mnist):
     result = ex.main(["--dataset", "fashion-mnist", "--epochs", "1", "--no-progress"])
     assert result["accuracies"][0] >= 0.80, result
