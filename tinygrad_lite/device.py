@@ -151,6 +151,61 @@ class Device:
 
         rmsprop_reference(param, grad, square_avg, grad_avg, momentum_buffer, scalars, maximize)
 
+    # convolution (N, C, H, W); padding is ((top, bottom), (left, right)); the references are
+    # the im2col + GEMM drivers in ops/conv.py ---------------------------------------------------
+    def conv2d_forward(self, x, w, stride, padding, dilation, groups: int):
+        """``(y, cols)``: y (N, O, OH, OW) = conv of x (N, C, H, W) with w (O, C/groups, kh, kw);
+        ``cols`` is whatever :meth:`conv2d_backward_weight` can reuse (or None)."""
+        from .ops.conv import conv2d_forward_reference
+
+        return conv2d_forward_reference(self.xp, x, w, stride, padding, dilation, groups)
+
+    def conv2d_backward_data(self, g, w, x_shape, stride, padding, dilation, groups: int):
+        """Gradient wrt the input, shape ``x_shape``, of a conv with upstream ``g``."""
+        from .ops.conv import conv2d_backward_data_reference
+
+        return conv2d_backward_data_reference(self.xp, g, w, x_shape, stride, padding, dilation,
+                                              groups)
+
+    def conv2d_backward_weight(self, x, g, w_shape, stride, padding, dilation, groups: int,
+                               cols=None):
+        """Gradient wrt the weight, shape ``w_shape``, of a conv with upstream ``g``; ``cols``
+        is the forward's second result, when kept."""
+        from .ops.conv import conv2d_backward_weight_reference
+
+        return conv2d_backward_weight_reference(self.xp, x, g, w_shape, stride, padding,
+                                                dilation, groups, cols)
+
+    # pooling (N, C, H, W); the references are in ops/pool.py ----------------------------------
+    def max_pool2d_forward(self, x, kernel, stride, padding, dilation, ceil_mode: bool):
+        """(values, int64 flat indices into each (H, W) plane), both (N, C, OH, OW)."""
+        from .ops.pool import max_pool2d_forward_reference
+
+        return max_pool2d_forward_reference(self.xp, x, kernel, stride, padding, dilation,
+                                            ceil_mode)
+
+    def max_pool2d_backward(self, g, indices, x_shape):
+        """(N, C, H, W) gradient: upstream ``g`` (N, C, OH, OW) summed at ``indices``."""
+        from .ops.pool import max_pool2d_backward_reference
+
+        return max_pool2d_backward_reference(self.xp, g, indices, x_shape)
+
+    def avg_pool2d_forward(self, x, kernel, stride, padding, ceil_mode: bool,
+                           count_include_pad: bool, divisor_override):
+        """(N, C, OH, OW) window means with torch's divisor rules."""
+        from .ops.pool import avg_pool2d_forward_reference
+
+        return avg_pool2d_forward_reference(self.xp, x, kernel, stride, padding, ceil_mode,
+                                            count_include_pad, divisor_override)
+
+    def avg_pool2d_backward(self, g, x_shape, kernel, stride, padding, count_include_pad: bool,
+                            divisor_override):
+        """(N, C, H, W) adjoint of :meth:`avg_pool2d_forward` applied to ``g``."""
+        from .ops.pool import avg_pool2d_backward_reference
+
+        return avg_pool2d_backward_reference(self.xp, g, x_shape, kernel, stride, padding,
+                                             count_include_pad, divisor_override)
+
 
 _NUMBA_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 _xent_module = None
@@ -177,6 +232,39 @@ def _optim_kernels():
 
         _optim_module = optim
     return _optim_module
+
+
+_conv_module = None
+
+
+def _conv_kernels():
+    """kernels/cpu/conv (im2col/col2im), imported on first use."""
+    global _conv_module
+    if _conv_module is None:
+        from tinygrad_lite.kernels.cpu import conv
+
+        _conv_module = conv
+    return _conv_module
+
+
+_pool_module = None
+
+
+def _pool_kernels():
+    """kernels/cpu/pool (max/avg pooling), imported on first use."""
+    global _pool_module
+    if _pool_module is None:
+        from tinygrad_lite.kernels.cpu import pool
+
+        _pool_module = pool
+    return _pool_module
+
+
+def _pool_out_hw(x, kernel, stride, padding, dilation, ceil_mode):
+    from .ops.pool import pool_output_size
+
+    return tuple(pool_output_size(*a, ceil_mode)
+                 for a in zip(x.shape[2:], kernel, stride, padding, dilation))
 
 
 class CPUDevice(Device):
@@ -246,6 +334,46 @@ class CPUDevice(Device):
     def rmsprop_step(self, *args) -> None:
         if not _optim_kernels().rmsprop_step(*args):
             super().rmsprop_step(*args)
+
+    # conv: the reference's GEMM code with the Numba col2im (float16 and others: reference).
+    # Forward and weight grad keep the reference's NumPy im2col: its strided copy measured
+    # 2-3x faster than the Numba im2col (kernels/cpu/conv.py) at the MNIST CNN's shapes.
+    def conv2d_backward_data(self, g, w, x_shape, stride, padding, dilation, groups):
+        if g.dtype not in _NUMBA_FLOATS:
+            return super().conv2d_backward_data(g, w, x_shape, stride, padding, dilation,
+                                                groups)
+        from .ops.conv import conv2d_backward_data_reference
+
+        return conv2d_backward_data_reference(np, g, w, x_shape, stride, padding, dilation,
+                                              groups, col2im=_conv_kernels().col2im_into)
+
+    def max_pool2d_forward(self, x, kernel, stride, padding, dilation, ceil_mode):
+        if x.dtype not in _NUMBA_FLOATS:
+            return super().max_pool2d_forward(x, kernel, stride, padding, dilation, ceil_mode)
+        out_hw = _pool_out_hw(x, kernel, stride, padding, dilation, ceil_mode)
+        return _pool_kernels().max_pool2d(x, out_hw, kernel, stride, padding, dilation)
+
+    def max_pool2d_backward(self, g, indices, x_shape):
+        if g.dtype not in _NUMBA_FLOATS:
+            return super().max_pool2d_backward(g, indices, x_shape)
+        return _pool_kernels().max_pool2d_grad(g, indices, x_shape)
+
+    def avg_pool2d_forward(self, x, kernel, stride, padding, ceil_mode, count_include_pad,
+                           divisor_override):
+        if x.dtype not in _NUMBA_FLOATS:
+            return super().avg_pool2d_forward(x, kernel, stride, padding, ceil_mode,
+                                              count_include_pad, divisor_override)
+        out_hw = _pool_out_hw(x, kernel, stride, padding, (1, 1), ceil_mode)
+        return _pool_kernels().avg_pool2d(x, out_hw, kernel, stride, padding,
+                                          count_include_pad, divisor_override)
+
+    def avg_pool2d_backward(self, g, x_shape, kernel, stride, padding, count_include_pad,
+                            divisor_override):
+        if g.dtype not in _NUMBA_FLOATS:
+            return super().avg_pool2d_backward(g, x_shape, kernel, stride, padding,
+                                               count_include_pad, divisor_override)
+        return _pool_kernels().avg_pool2d_grad(g, x_shape, kernel, stride, padding,
+                                               count_include_pad, divisor_override)
 
     def reshapes_as_view(self, array, shape) -> bool:
         try:  # NumPy >= 2.1 refuses instead of copying: no throwaway copy to find out

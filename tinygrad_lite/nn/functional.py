@@ -15,8 +15,11 @@ from ..autograd import no_grad
 from ..errors import DTypeError, ShapeError, normalize_dim
 from ..ops.elementwise import where
 from ..ops.fused import LogSoftmax, Softmax
+from ..ops.conv import conv1d, conv2d  # noqa: F401  (F.conv1d, F.conv2d)
 from ..ops.linalg import linear  # noqa: F401  (F.linear)
 from ..ops.movement import pad  # noqa: F401  (F.pad)
+from ..ops.pool import (adaptive_avg_pool1d, adaptive_avg_pool2d,  # noqa: F401
+                        avg_pool1d, avg_pool2d, max_pool1d, max_pool2d)
 from ..tensor import Tensor
 
 
@@ -250,3 +253,6 @@ from .losses import __all__ as _loss_names  # noqa: E402
 __all__ = ["linear", "pad", "one_hot", "relu", "sigmoid", "tanh", "leaky_relu", "silu", "elu",
            "softplus", "gelu", "softmax", "log_softmax", "dropout", "batch_norm", "layer_norm",
            "where"] + list(_loss_names)
+__all__ += ["conv1d", "conv2d"]
+__all__ += ["max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "max_pool1d", "avg_pool1d",
+            "adaptive_avg_pool1d"]
