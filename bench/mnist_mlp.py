@@ -1,6 +1,7 @@
-"""Epoch time and memory of the main example's model: tinygrad_lite vs PyTorch on the CPU.
+"""Epoch time and memory of the MNIST examples' models: tinygrad_lite vs PyTorch on the CPU.
 
-Model Linear(784, 128) -> ReLU -> Linear(128, 10), softmax cross-entropy, Adam(lr=1e-3), batch 64,
+``--model mlp`` (default): Linear(784, 128) -> ReLU -> Linear(128, 10); ``--model cnn``: the CNN of
+examples/mnist_cnn.py (bench/conv.py runs it too). Softmax cross-entropy, Adam(lr=1e-3), batch 64,
 Fashion-MNIST's 60,000 training images held in memory in both libraries (a batch is one fancy
 index of a shuffled permutation; torch is driven the same way, not through its DataLoader).
 
@@ -13,6 +14,7 @@ does not grow. Round i uses seed + i in both libraries; the test accuracy after 
 (evaluated outside the timed region) is reported per seed.
 
     python bench/mnist_mlp.py                    # 3 rounds x 4 epochs (~4 minutes)
+    python bench/mnist_mlp.py --model cnn --rounds 2 --epochs 3
     python bench/mnist_mlp.py --append-results   # also append the table to bench/RESULTS.md
 """
 
@@ -48,28 +50,31 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def load_arrays(train: bool = True):
-    """Fashion-MNIST images (N, 784) float32 normalised, labels int64 (NumPy)."""
+def load_arrays(train: bool = True, model: str = "mlp"):
+    """Fashion-MNIST images float32 normalised, (N, 784) for the MLP and (N, 1, 28, 28) for the
+    CNN, and labels int64 (NumPy)."""
     import tinygrad_lite as tl
 
     ds = tl.data.datasets.FashionMNIST(train=train, download=False)
     x, y = ds.to_tensors(normalize=True)
-    return x.numpy().reshape(len(ds), -1), y.numpy()
+    return x.numpy().reshape(len(ds), *((-1,) if model == "mlp" else (1, 28, 28))), y.numpy()
 
 
-def worker_tl(epochs: int, batch_size: int, seed: int) -> dict:
+def worker_tl(epochs: int, batch_size: int, seed: int, model_name: str = "mlp") -> dict:
     sys.path.insert(0, str(ROOT / "examples"))
-    import mnist_mlp as ex
+    import importlib
+
+    ex = importlib.import_module(f"mnist_{model_name}")
 
     import tinygrad_lite as tl
 
-    x, y = load_arrays()
+    x, y = load_arrays(model=model_name)
     tl.manual_seed(seed)
     model = ex.build_model()
     opt = tl.optim.Adam(model.parameters(), lr=1e-3)
     loader = tl.data.DataLoader(tl.data.TensorDataset(tl.from_numpy(x), tl.from_numpy(y)),
                                 batch_size=batch_size, shuffle=True, seed=seed)
-    xt, yt = load_arrays(train=False)
+    xt, yt = load_arrays(train=False, model=model_name)
     times, rss, losses, accs = [], [], [], []
     for _ in range(epochs):
         start = time.perf_counter()
@@ -80,18 +85,28 @@ def worker_tl(epochs: int, batch_size: int, seed: int) -> dict:
     return {"times": times, "rss": rss, "losses": losses, "accs": accs, "peak": peak_rss_mib()}
 
 
-def worker_torch(epochs: int, batch_size: int, seed: int) -> dict:
+def torch_model(name: str):
+    """The torch twin of the example's model (torch's default initialisation)."""
+    from torch import nn
+
+    if name == "mlp":
+        return nn.Sequential(nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 10))
+    return nn.Sequential(nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(32, 64, 3),
+                         nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(64, 64, 3), nn.ReLU(), nn.Flatten(),
+                         nn.Linear(576, 64), nn.ReLU(), nn.Linear(64, 10))
+
+
+def worker_torch(epochs: int, batch_size: int, seed: int, model_name: str = "mlp") -> dict:
     import torch
     import torch.nn.functional as F
 
-    x, y = load_arrays()
+    x, y = load_arrays(model=model_name)
     x, y = torch.from_numpy(x), torch.from_numpy(y)
     torch.manual_seed(seed)
-    model = torch.nn.Sequential(torch.nn.Linear(784, 128), torch.nn.ReLU(),
-                                torch.nn.Linear(128, 10))
+    model = torch_model(model_name)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     gen = torch.Generator().manual_seed(seed)
-    xt, yt = load_arrays(train=False)
+    xt, yt = load_arrays(train=False, model=model_name)
     xt = torch.from_numpy(xt)
     times, rss, losses, accs = [], [], [], []
     for _ in range(epochs):
@@ -112,13 +127,14 @@ def worker_torch(epochs: int, batch_size: int, seed: int) -> dict:
         rss.append(rss_mib())
         model.eval()
         with torch.no_grad():
-            accs.append(float((model(xt).argmax(1).numpy() == yt).mean()))
+            pred = torch.cat([model(xt[i:i + 1000]).argmax(1) for i in range(0, len(xt), 1000)])
+            accs.append(float((pred.numpy() == yt).mean()))
     return {"times": times, "rss": rss, "losses": losses, "accs": accs, "peak": peak_rss_mib()}
 
 
 def run_worker(lib: str, args, seed: int) -> dict:
     cmd = [sys.executable, __file__, "--worker", lib, "--epochs", str(args.epochs),
-           "--batch-size", str(args.batch_size), "--seed", str(seed)]
+           "--batch-size", str(args.batch_size), "--seed", str(seed), "--model", args.model]
     out = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if out.returncode != 0:
         raise SystemExit(f"{lib} worker failed:\n{out.stderr[-3000:]}")
@@ -151,11 +167,12 @@ def report(runs: dict[str, list[dict]], args) -> str:
         (f"RSS growth epoch 2 -> {args.epochs}", f"{max(growth):+.1f}% (max)",
          f"{max(growth_t):+.1f}% (max)", ""),
     ]
-    lines = [f"### MNIST MLP epoch, CPU — {_dt.datetime.now().strftime('%Y-%m-%d %H:%M')}", "",
+    when = _dt.datetime.now().strftime("%Y-%m-%d %H:%M")
+    lines = [f"### MNIST {args.model.upper()} epoch, CPU — {when}", "",
              f"- {versions_line()}", f"- {machine_line()}",
              f"- Fashion-MNIST train (60,000), batch {args.batch_size}, Adam 1e-3, float32; "
              f"{args.rounds} interleaved subprocess runs per library x {args.epochs} epochs "
-             f"(`bench/mnist_mlp.py`)", "",
+             f"(`bench/mnist_mlp.py --model {args.model}`)", "",
              "| measure | tl | torch | ratio tl/torch |", "|---|---:|---:|---:|"]
     lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
     lines.append("")
@@ -175,12 +192,13 @@ def main() -> None:
     p.add_argument("--epochs", type=int, default=4)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--model", choices=["mlp", "cnn"], default="mlp")
     p.add_argument("--worker", choices=["tl", "torch"], help=argparse.SUPPRESS)
     p.add_argument("--append-results", action="store_true")
     args = p.parse_args()
     if args.worker:
         fn = worker_tl if args.worker == "tl" else worker_torch
-        print(json.dumps(fn(args.epochs, args.batch_size, args.seed)))
+        print(json.dumps(fn(args.epochs, args.batch_size, args.seed, args.model)))
         return
     if args.epochs < 2:
         p.error("--epochs must be at least 2 (epoch 1 is warm-up)")

@@ -1,0 +1,199 @@
+"""Convolution and pooling on the CPU: each conv and pool layer of the MNIST CNN, and its epoch.
+
+Per layer (batch 64, float32, the shapes the layer sees in examples/mnist_cnn.py): the time of
+forward and of forward + backward (input gradient too, except for the first conv whose input is
+data), for tinygrad_lite with its Numba kernels, tinygrad_lite with the plain-NumPy reference
+kernels (the ``Device`` base class: stride tricks + BLAS, what the Numba kernels must beat) and
+PyTorch. The three run interleaved in one process, in a rotating order, ``--reps`` calls per
+sample, ``--rounds`` samples; medians and ratios are reported. Then the CNN's training epoch,
+tinygrad_lite vs PyTorch, by bench/mnist_mlp.py's subprocess method (``--model cnn``).
+
+    python bench/conv.py                        # layers, then 2 rounds x 3 epochs (~5 minutes)
+    python bench/conv.py --epoch-rounds 0       # layers only
+    python bench/conv.py --append-results       # also append the tables to bench/RESULTS.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as _dt
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # run from a checkout without installing
+
+KERNELS = ("conv2d_forward", "conv2d_backward_data", "conv2d_backward_weight",
+           "max_pool2d_forward", "max_pool2d_backward", "avg_pool2d_forward",
+           "avg_pool2d_backward")
+
+# name, layer constructor arguments, input shape, whether the input needs a gradient
+LAYERS = [
+    ("conv1 Conv2d(1, 32, 3)", ("Conv2d", (1, 32, 3)), (64, 1, 28, 28), False),
+    ("pool1 MaxPool2d(2)", ("MaxPool2d", (2,)), (64, 32, 26, 26), True),
+    ("conv2 Conv2d(32, 64, 3)", ("Conv2d", (32, 64, 3)), (64, 32, 13, 13), True),
+    ("pool2 MaxPool2d(2)", ("MaxPool2d", (2,)), (64, 64, 11, 11), True),
+    ("conv3 Conv2d(64, 64, 3)", ("Conv2d", (64, 64, 3)), (64, 64, 5, 5), True),
+]
+
+
+@contextlib.contextmanager
+def reference_kernels():
+    """Run the CPU device on the base class's plain-NumPy kernels instead of Numba's."""
+    from tinygrad_lite.device import CPUDevice, Device
+
+    saved = {k: CPUDevice.__dict__[k] for k in KERNELS if k in CPUDevice.__dict__}
+    for k in saved:
+        setattr(CPUDevice, k, getattr(Device, k))
+    try:
+        yield
+    finally:
+        for k, fn in saved.items():
+            setattr(CPUDevice, k, fn)
+
+
+def make_layer(spec, shape, needs_grad: bool, seed: int = 0):
+    """(tl step(backward: bool), torch step(backward: bool)) for one layer with equal weights."""
+    import torch
+
+    import tinygrad_lite as tl
+
+    kind, args = spec
+    tl.manual_seed(seed)
+    ours = getattr(tl.nn, kind)(*args)
+    theirs = getattr(torch.nn, kind)(*args)
+    with torch.no_grad():
+        for p, tp in zip(ours.parameters(), theirs.parameters()):
+            tp.copy_(torch.from_numpy(p.detach().numpy().copy()))
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(shape).astype(np.float32)
+    xt = tl.tensor(x, requires_grad=needs_grad)
+    xtt = torch.from_numpy(x).requires_grad_(needs_grad)
+    out_shape = tuple(theirs(xtt).shape)
+    g = rng.standard_normal(out_shape).astype(np.float32)
+    gt, gtt = tl.tensor(g), torch.from_numpy(g)
+
+    def step_tl(backward: bool) -> None:
+        if backward:
+            ours(xt).backward(gt)
+        else:
+            with tl.no_grad():
+                ours(xt)
+
+    def step_torch(backward: bool) -> None:
+        if backward:
+            theirs(xtt).backward(gtt)
+        else:
+            with torch.no_grad():
+                theirs(xtt)
+
+    return step_tl, step_torch
+
+
+def time_call(fn, reps: int) -> float:
+    start = time.perf_counter()
+    for _ in range(reps):
+        fn()
+    return (time.perf_counter() - start) / reps
+
+
+def bench_layers(args) -> list[dict]:
+    rows = []
+    for name, spec, shape, needs_grad in LAYERS:
+        step_tl, step_torch = make_layer(spec, shape, needs_grad)
+        for backward in (False, True):
+            runners = {"tl": lambda b=backward: step_tl(b),
+                       "tl-numpy": lambda b=backward: step_tl(b),
+                       "torch": lambda b=backward: step_torch(b)}
+            for key in runners:  # warm-up (Numba compile or cache load, BLAS start-up)
+                with reference_kernels() if key == "tl-numpy" else contextlib.nullcontext():
+                    runners[key]()
+            samples = {k: [] for k in runners}
+            keys = list(runners)
+            for r in range(args.rounds):
+                for key in keys[r % 3:] + keys[:r % 3]:
+                    with reference_kernels() if key == "tl-numpy" else contextlib.nullcontext():
+                        samples[key].append(time_call(runners[key], args.reps))
+            med = {k: 1e3 * statistics.median(v) for k, v in samples.items()}
+            rows.append({"layer": name, "shape": shape, "pass": "fwd+bwd" if backward else "fwd",
+                         **med})
+            print(f"  {name:<26} {rows[-1]['pass']:<8} tl {med['tl']:7.2f} ms  numpy "
+                  f"{med['tl-numpy']:7.2f} ms  torch {med['torch']:7.2f} ms",
+                  file=sys.stderr, flush=True)
+    return rows
+
+
+def compile_times() -> str:
+    """First-call time of each layer in a fresh process (Numba cache as it is now)."""
+    import subprocess
+
+    code = ("import time, sys; sys.path.insert(0, %r); t0 = time.perf_counter(); "
+            "import bench.conv as b; steps = [b.make_layer(s, sh, g)[0] for _, s, sh, g in "
+            "b.LAYERS]; t1 = time.perf_counter(); [s(True) for s in steps]; "
+            "t2 = time.perf_counter(); [s(True) for s in steps]; t3 = time.perf_counter(); "
+            "print(f'{t2 - t1:.3f} {t3 - t2:.3f}')" % str(ROOT))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    first, second = out.stdout.split()
+    return (f"first fwd+bwd through the five layers in a fresh process: {float(first):.2f} s "
+            f"(second: {float(second):.2f} s)")
+
+
+def layer_report(rows: list[dict], args, compile_line: str) -> str:
+    from bench._common import machine_line, versions_line
+
+    when = _dt.datetime.now().strftime("%Y-%m-%d %H:%M")
+    lines = [f"### MNIST CNN layers, CPU — {when}", "", f"- {versions_line()}",
+             f"- {machine_line()}",
+             f"- batch 64, float32; median of {args.rounds} interleaved samples of {args.reps} "
+             f"calls; tl = Numba kernels (default), tl-numpy = the Device base class's NumPy "
+             f"reference kernels (`bench/conv.py`)", f"- {compile_line}", "",
+             "| layer | input | pass | tl ms | tl-numpy ms | torch ms | tl/torch | "
+             "tl-numpy/torch |", "|---|---|---|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        lines.append(f"| {r['layer']} | {'x'.join(map(str, r['shape']))} | {r['pass']} | "
+                     f"{r['tl']:.2f} | {r['tl-numpy']:.2f} | {r['torch']:.2f} | "
+                     f"{r['tl'] / r['torch']:.2f} | {r['tl-numpy'] / r['torch']:.2f} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--rounds", type=int, default=9, help="samples per layer and library")
+    p.add_argument("--reps", type=int, default=10, help="calls per sample")
+    p.add_argument("--epoch-rounds", type=int, default=2,
+                   help="subprocess runs per library of the epoch benchmark (0: skip it)")
+    p.add_argument("--epochs", type=int, default=3)
+    p.add_argument("--append-results", action="store_true")
+    args = p.parse_args()
+    compile_line = compile_times()
+    text = layer_report(bench_layers(args), args, compile_line)
+    print(text)
+    if args.epoch_rounds:
+        from bench import mnist_mlp as epoch_bench
+
+        eargs = argparse.Namespace(rounds=args.epoch_rounds, epochs=args.epochs, batch_size=64,
+                                   seed=0, model="cnn")
+        runs: dict[str, list[dict]] = {"tl": [], "torch": []}
+        for i in range(eargs.rounds):
+            for lib in (("tl", "torch") if i % 2 == 0 else ("torch", "tl")):
+                r = epoch_bench.run_worker(lib, eargs, eargs.seed + i)
+                runs[lib].append(r)
+                print(f"  epoch round {i + 1} {lib}: " + ", ".join(f"{t:.2f}" for t in r["times"])
+                      + " s", file=sys.stderr, flush=True)
+        epoch_text = epoch_bench.report(runs, eargs)
+        print(epoch_text)
+        text += "\n" + epoch_text
+    if args.append_results:
+        from bench._common import append_results
+
+        append_results(text)
+
+
+if __name__ == "__main__":
+    main()
