@@ -68,6 +68,12 @@ class Device:
         """Elementwise Gauss error function (float16 computed in float32)."""
         raise NotImplementedError(f"erf: no kernel for device {self}")
 
+    def relu_backward(self, g, y):
+        """ReLU's gradient from its output ``y``: 0 where ``y <= 0``, else ``g``."""
+        from .ops.unary import relu_backward_reference
+
+        return relu_backward_reference(self.xp, g, y)
+
     def cross_entropy_forward(self, x, target, weight, ignore_index: int, smoothing: float):
         """Fused log-softmax + NLL over rows (reference in plain xp; see kernels/cpu/softmax_xent).
 
@@ -296,6 +302,13 @@ class CPUDevice(Device):
         if x.dtype == np.float16:
             return erf(x.astype(np.float32)).astype(np.float16)
         return erf(x)
+
+    def relu_backward(self, g, y):
+        if g.dtype not in _NUMBA_FLOATS or g.dtype != y.dtype or g.shape != y.shape:
+            return super().relu_backward(g, y)
+        from tinygrad_lite.kernels.cpu.elementwise import relu_backward
+
+        return relu_backward(g, y)
 
     def cross_entropy_forward(self, x, target, weight, ignore_index: int, smoothing: float):
         if x.dtype not in _NUMBA_FLOATS:  # float16: the reference (upcasting would copy)

@@ -10,7 +10,7 @@ import math
 from .. import dtypes
 from ..autograd import Primitive
 from ..errors import DTypeError
-from .elementwise import cast, where
+from .elementwise import cast
 
 class Neg(Primitive):
     def forward(ctx, x):
@@ -166,14 +166,35 @@ class Sigmoid(Primitive):
         return g * out * (1 - out)
 
 
+def relu_backward_reference(xp, g, y):
+    """ReLU's gradient from its output (``Device.relu_backward``): 0 where ``y <= 0``, else
+    ``g``; the slope is 0 at 0 and a NaN output passes ``g`` (torch's threshold_backward)."""
+    return xp.where(y <= 0, g.dtype.type(0), g)
+
+
 class Relu(Primitive):
     saves_output = True
 
     def forward(ctx, x):
+        # NEP 50: the Python 0 takes x's dtype, so astype(copy=False) copies nothing on NumPy
         return ctx.device.xp.maximum(x, 0).astype(x.dtype, copy=False)
 
     def backward(ctx, g):
-        return where(ctx.output <= 0, 0, g)  # gradient 0 at 0 and 1 at NaN, as torch
+        return ReluBackward.apply(g, ctx.output)
+
+
+class ReluBackward(Primitive):
+    """``(g, y) -> 0 where y <= 0 else g``, ReLU's gradient from its output, as one device
+    kernel (NumPy's where with a data-dependent mask is slow: see kernels/cpu/elementwise).
+    Linear in ``g``, so its own backward is itself; ``y`` gets none (piecewise constant)."""
+
+    saves_inputs = (1,)
+
+    def forward(ctx, g, y):
+        return ctx.device.relu_backward(g, y)
+
+    def backward(ctx, gg):
+        return ReluBackward.apply(gg, ctx.inputs[1]), None
 
 
 class Abs(Primitive):
