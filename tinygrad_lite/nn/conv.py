@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from .. import creation
+from ..ops.conv import _int
 from ..tensor import Tensor
 from . import functional as F
 from . import init
@@ -15,11 +16,12 @@ PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 
 
 def _ntuple(value, nd: int, name: str, cls: str) -> tuple[int, ...]:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return (value,) * nd
-    if isinstance(value, (tuple, list)) and len(value) == nd and all(
-            isinstance(v, int) and not isinstance(v, bool) for v in value):
-        return tuple(value)
+    if isinstance(value, (tuple, list)) and len(value) == nd:
+        items = tuple(_int(v) for v in value)
+        if None not in items:
+            return items
+    elif _int(value) is not None:
+        return (_int(value),) * nd
     raise TypeError(f"{cls}: {name} must be an int or a tuple of {nd} ints, got {value!r}")
 
 
@@ -33,8 +35,9 @@ class _ConvNd(Module):
                  device=None, dtype=None):
         super().__init__()
         cls, nd = type(self).__name__, self._nd
-        if not isinstance(groups, int) or isinstance(groups, bool) or groups <= 0:
+        if _int(groups) is None or _int(groups) <= 0:
             raise ValueError(f"{cls}: groups must be a positive integer, got {groups!r}")
+        groups = _int(groups)
         if in_channels % groups:
             raise ValueError(f"{cls}: in_channels must be divisible by groups, got "
                              f"in_channels={in_channels}, groups={groups}")
@@ -68,8 +71,7 @@ class _ConvNd(Module):
             widths = [(0, 0)] * nd
         else:
             widths = [(p, p) for p in self.padding]
-        self._reversed_padding_repeated_twice = tuple(w for pair in reversed(widths)
-                                                      for w in pair)
+        self._reversed_padding_repeated_twice = [w for pair in reversed(widths) for w in pair]
         self.weight = Parameter(creation.empty(out_channels, in_channels // groups,
                                                *self.kernel_size, device=device, dtype=dtype))
         if bias:

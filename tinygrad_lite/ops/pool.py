@@ -16,6 +16,10 @@ with ``ceil_mode`` the last window must start inside the input or the left paddi
 
 from __future__ import annotations
 
+import operator
+
+import numpy as np
+
 from ..autograd import Primitive
 from ..errors import DTypeError, ShapeError
 from ._base import Tensor
@@ -162,6 +166,8 @@ class MaxPool2DBackward(Primitive):
 
     def forward(ctx, g, indices, x_shape):
         ctx.indices = indices
+        if g.size == 0:  # an empty batch (the kernels reshape with -1)
+            return ctx.device.xp.zeros(x_shape, g.dtype)
         return ctx.device.max_pool2d_backward(g, indices, x_shape)
 
     def backward(ctx, gg):  # the adjoint of a scatter is the gather at the same indices
@@ -228,10 +234,11 @@ def _pair(value, name: str, op: str, n: int = 2) -> tuple[int, ...]:
     """An int or a tuple of 1 or ``n`` ints as an ``n``-tuple."""
     if isinstance(value, bool):
         raise TypeError(f"{op}: {name} must be an int or a tuple of {n} ints, got {value!r}")
-    if isinstance(value, int):
-        return (value,) * n
+    if hasattr(value, "__index__"):  # NumPy ints too, as torch takes
+        return (operator.index(value),) * n
     try:
-        items = tuple(value)
+        items = tuple(v if isinstance(v, bool) or not hasattr(v, "__index__") else
+                      operator.index(v) for v in value)
     except TypeError:
         raise TypeError(f"{op}: {name} must be an int or a tuple of {n} ints, got "
                         f"{type(value).__name__}") from None
@@ -260,8 +267,8 @@ def _check_input(x: Tensor, op: str, dims: int = 2) -> None:
 def _window_args(op, x, kernel_size, stride, padding, dilation, ceil_mode):
     """Checked (kernel, stride, padding, dilation) pairs for a 4-D input."""
     kernel = _pair(kernel_size, "kernel_size", op)
-    stride = kernel if stride is None or stride == () or stride == [] else \
-        _pair(stride, "stride", op)
+    empty = stride is None or isinstance(stride, (tuple, list)) and len(stride) == 0
+    stride = kernel if empty else _pair(stride, "stride", op)
     padding, dilation = _pair(padding, "padding", op), _pair(dilation, "dilation", op)
     if min(kernel) <= 0:
         raise ShapeError(f"{op}: kernel_size must be greater than zero, got {kernel}")
@@ -376,16 +383,43 @@ def _adaptive_avg(x: Tensor, out_h: int, out_w: int) -> Tensor:
     """
     n, c, h, w = x.shape
     xp, dev, dt = x._device.xp, x._device, x._data.dtype
+    if dt == xp.float16:  # torch sums float16 in float32 and rounds once (1/7 isn't a float16)
+        return _adaptive_avg(x.float(), out_h, out_w).half()
     if (out_h, out_w) == (1, 1):
         return GlobalAvgPool2D.apply(x)
+    # The GEMMs below multiply every input by the zeros outside its windows: 0 * inf = nan would
+    # spread an inf or nan over the whole plane (numpy's warning for it is silenced). Finite
+    # inputs give finite means (none exceeds the largest |x|), so only a non-finite output
+    # is computed again from per-window means.
     if out_h <= h and out_w <= w and out_h * out_w * h * w <= _KRON_LIMIT:
         pool = xp.kron(_adaptive_matrix(xp, h, out_h, dt), _adaptive_matrix(xp, w, out_w, dt))
-        return (x.reshape(n * c, h * w) @ Tensor._make(pool.T, dev)).reshape(n, c, out_h, out_w)
-    if out_h and out_w and h % out_h == 0 and w % out_w == 0:
+        with np.errstate(invalid="ignore"):
+            y = (x.reshape(n * c, h * w) @ Tensor._make(pool.T, dev)).reshape(n, c, out_h, out_w)
+    elif out_h and out_w and h % out_h == 0 and w % out_w == 0:
         k = (h // out_h, w // out_w)
         return AvgPool2D.apply(x, spec=(k, k, (0, 0), False, True, None))
-    rows = x if w == out_w else x @ Tensor._make(_adaptive_matrix(xp, w, out_w, dt).T, dev)
-    return rows if h == out_h else Tensor._make(_adaptive_matrix(xp, h, out_h, dt), dev) @ rows
+    else:
+        with np.errstate(invalid="ignore"):
+            rows = x if w == out_w else \
+                x @ Tensor._make(_adaptive_matrix(xp, w, out_w, dt).T, dev)
+            y = rows if h == out_h else \
+                Tensor._make(_adaptive_matrix(xp, h, out_h, dt), dev) @ rows
+    return y if bool(xp.isfinite(y._data).all()) else _adaptive_windows(x, out_h, out_w)
+
+
+def _adaptive_windows(x: Tensor, out_h: int, out_w: int) -> Tensor:
+    """Adaptive means as slices: rows of each H window, then columns of each W window (the mean
+    of the means is the window mean; nan, and inf of both signs, give nan as in torch)."""
+    from .movement import cat
+
+    def pool(t: Tensor, size: int, out: int, dim: int) -> Tensor:
+        if size == out:
+            return t
+        bounds = [((i * size) // out, ((i + 1) * size + out - 1) // out) for i in range(out)]
+        return cat([t.narrow(dim, lo, hi - lo).mean(dim, keepdim=True) for lo, hi in bounds],
+                   dim)
+
+    return pool(pool(x, x.shape[2], out_h, 2), x.shape[3], out_w, 3)
 
 
 def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:
