@@ -4,9 +4,11 @@ Per layer (batch 64, float32, the shapes the layer sees in examples/mnist_cnn.py
 forward and of forward + backward (input gradient too, except for the first conv whose input is
 data), for tinygrad_lite with its Numba kernels, tinygrad_lite with the plain-NumPy reference
 kernels (the ``Device`` base class: stride tricks + BLAS, what the Numba kernels must beat) and
-PyTorch. The three run interleaved in one process, in a rotating order, ``--reps`` calls per
-sample, ``--rounds`` samples; medians and ratios are reported. Then the CNN's training epoch,
-tinygrad_lite vs PyTorch, by bench/mnist_mlp.py's subprocess method (``--model cnn``).
+PyTorch. Each library runs in its own worker process (in one process, torch's OpenMP pool,
+OpenBLAS's threads and ours disturb each other on two cores and inflate everyone's times), the
+workers alternate in a rotating order for ``--rounds`` rounds; medians and ratios are reported.
+Then the CNN's training epoch, tinygrad_lite vs PyTorch, by bench/mnist_mlp.py's subprocess
+method (``--model cnn``).
 
     python bench/conv.py                        # layers, then 2 rounds x 3 epochs (~5 minutes)
     python bench/conv.py --epoch-rounds 0       # layers only
@@ -57,42 +59,40 @@ def reference_kernels():
             setattr(CPUDevice, k, fn)
 
 
-def make_layer(spec, shape, needs_grad: bool, seed: int = 0):
-    """(tl step(backward: bool), torch step(backward: bool)) for one layer with equal weights."""
-    import torch
-
+def make_layer(spec, shape, needs_grad: bool, lib: str, seed: int = 0):
+    """``step(backward: bool)`` for one layer in ``lib`` ("tl" or "torch"); the weights come
+    from the same seeded draw in both (tl's default init, copied into torch)."""
     import tinygrad_lite as tl
 
     kind, args = spec
     tl.manual_seed(seed)
     ours = getattr(tl.nn, kind)(*args)
-    theirs = getattr(torch.nn, kind)(*args)
-    with torch.no_grad():
-        for p, tp in zip(ours.parameters(), theirs.parameters()):
-            tp.copy_(torch.from_numpy(p.detach().numpy().copy()))
     rng = np.random.default_rng(seed)
     x = rng.standard_normal(shape).astype(np.float32)
-    xt = tl.tensor(x, requires_grad=needs_grad)
-    xtt = torch.from_numpy(x).requires_grad_(needs_grad)
-    out_shape = tuple(theirs(xtt).shape)
+    out_shape = tuple(ours(tl.tensor(x)).shape)
     g = rng.standard_normal(out_shape).astype(np.float32)
-    gt, gtt = tl.tensor(g), torch.from_numpy(g)
+    if lib == "torch":
+        import torch
 
-    def step_tl(backward: bool) -> None:
+        theirs = getattr(torch.nn, kind)(*args)
+        with torch.no_grad():
+            for p, tp in zip(ours.parameters(), theirs.parameters()):
+                tp.copy_(torch.from_numpy(p.detach().numpy().copy()))
+        xt, gt, grad_mode = torch.from_numpy(x).requires_grad_(needs_grad), torch.from_numpy(g), \
+            torch.no_grad
+        layer = theirs
+    else:
+        xt, gt, grad_mode, layer = tl.tensor(x, requires_grad=needs_grad), tl.tensor(g), \
+            tl.no_grad, ours
+
+    def step(backward: bool) -> None:
         if backward:
-            ours(xt).backward(gt)
+            layer(xt).backward(gt)
         else:
-            with tl.no_grad():
-                ours(xt)
+            with grad_mode():
+                layer(xt)
 
-    def step_torch(backward: bool) -> None:
-        if backward:
-            theirs(xtt).backward(gtt)
-        else:
-            with torch.no_grad():
-                theirs(xtt)
-
-    return step_tl, step_torch
+    return step
 
 
 def time_call(fn, reps: int) -> float:
@@ -102,29 +102,43 @@ def time_call(fn, reps: int) -> float:
     return (time.perf_counter() - start) / reps
 
 
+def worker(lib: str, reps: int) -> dict:
+    """One library in this process: ms per call of each layer's fwd and fwd+bwd, after five
+    warm-up calls; lib "tl-numpy" is tl on the base class's NumPy kernels."""
+    out = {}
+    with reference_kernels() if lib == "tl-numpy" else contextlib.nullcontext():
+        for name, spec, shape, needs_grad in LAYERS:
+            step = make_layer(spec, shape, needs_grad, "torch" if lib == "torch" else "tl")
+            for backward in (False, True):
+                for _ in range(5):  # warm-up: Numba cache load, oneDNN's first-shape set-up
+                    step(backward)
+                out[f"{name}|{'fwd+bwd' if backward else 'fwd'}"] = \
+                    1e3 * time_call(lambda: step(backward), reps)
+    return out
+
+
 def bench_layers(args) -> list[dict]:
+    """Alternate fresh worker processes (tl, tl-numpy, torch in a rotating order) so that no
+    library's thread pools disturb another's; medians over ``--rounds`` processes each."""
+    import json
+    import subprocess
+
+    libs = ["tl", "tl-numpy", "torch"]
+    samples: dict[str, list[dict]] = {lib: [] for lib in libs}
+    for r in range(args.rounds):
+        for lib in libs[r % 3:] + libs[:r % 3]:
+            cmd = [sys.executable, __file__, "--worker", lib, "--reps", str(args.reps)]
+            done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+            if done.returncode != 0:
+                raise SystemExit(f"{lib} worker failed:\n{done.stderr[-3000:]}")
+            samples[lib].append(json.loads(done.stdout.strip().splitlines()[-1]))
+        print(f"  layer round {r + 1}/{args.rounds} done", file=sys.stderr, flush=True)
     rows = []
-    for name, spec, shape, needs_grad in LAYERS:
-        step_tl, step_torch = make_layer(spec, shape, needs_grad)
-        for backward in (False, True):
-            runners = {"tl": lambda b=backward: step_tl(b),
-                       "tl-numpy": lambda b=backward: step_tl(b),
-                       "torch": lambda b=backward: step_torch(b)}
-            for key in runners:  # warm-up (Numba compile or cache load, BLAS start-up)
-                with reference_kernels() if key == "tl-numpy" else contextlib.nullcontext():
-                    runners[key]()
-            samples = {k: [] for k in runners}
-            keys = list(runners)
-            for r in range(args.rounds):
-                for key in keys[r % 3:] + keys[:r % 3]:
-                    with reference_kernels() if key == "tl-numpy" else contextlib.nullcontext():
-                        samples[key].append(time_call(runners[key], args.reps))
-            med = {k: 1e3 * statistics.median(v) for k, v in samples.items()}
-            rows.append({"layer": name, "shape": shape, "pass": "fwd+bwd" if backward else "fwd",
-                         **med})
-            print(f"  {name:<26} {rows[-1]['pass']:<8} tl {med['tl']:7.2f} ms  numpy "
-                  f"{med['tl-numpy']:7.2f} ms  torch {med['torch']:7.2f} ms",
-                  file=sys.stderr, flush=True)
+    for key in samples["tl"][0]:
+        name, kind = key.split("|")
+        shape = next(sh for n, _, sh, _ in LAYERS if n == name)
+        rows.append({"layer": name, "shape": shape, "pass": kind,
+                     **{lib: statistics.median(s[key] for s in samples[lib]) for lib in libs}})
     return rows
 
 
@@ -133,7 +147,7 @@ def compile_times() -> str:
     import subprocess
 
     code = ("import time, sys; sys.path.insert(0, %r); t0 = time.perf_counter(); "
-            "import bench.conv as b; steps = [b.make_layer(s, sh, g)[0] for _, s, sh, g in "
+            "import bench.conv as b; steps = [b.make_layer(s, sh, g, 'tl') for _, s, sh, g in "
             "b.LAYERS]; t1 = time.perf_counter(); [s(True) for s in steps]; "
             "t2 = time.perf_counter(); [s(True) for s in steps]; t3 = time.perf_counter(); "
             "print(f'{t2 - t1:.3f} {t3 - t2:.3f}')" % str(ROOT))
@@ -150,9 +164,10 @@ def layer_report(rows: list[dict], args, compile_line: str) -> str:
     when = _dt.datetime.now().strftime("%Y-%m-%d %H:%M")
     lines = [f"### MNIST CNN layers, CPU — {when}", "", f"- {versions_line()}",
              f"- {machine_line()}",
-             f"- batch 64, float32; median of {args.rounds} interleaved samples of {args.reps} "
-             f"calls; tl = Numba kernels (default), tl-numpy = the Device base class's NumPy "
-             f"reference kernels (`bench/conv.py`)", f"- {compile_line}", "",
+             f"- batch 64, float32; each library times every layer ({args.reps} calls after a "
+             f"warm-up) in its own process, {args.rounds} processes per library in rotating "
+             f"order, medians; tl = our default CPU kernels, tl-numpy = the Device base "
+             f"class's NumPy reference kernels (`bench/conv.py`)", f"- {compile_line}", "",
              "| layer | input | pass | tl ms | tl-numpy ms | torch ms | tl/torch | "
              "tl-numpy/torch |", "|---|---|---|---:|---:|---:|---:|---:|"]
     for r in rows:
@@ -164,13 +179,19 @@ def layer_report(rows: list[dict], args, compile_line: str) -> str:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--rounds", type=int, default=9, help="samples per layer and library")
-    p.add_argument("--reps", type=int, default=10, help="calls per sample")
+    p.add_argument("--rounds", type=int, default=5, help="worker processes per library")
+    p.add_argument("--reps", type=int, default=30, help="calls per layer and pass")
     p.add_argument("--epoch-rounds", type=int, default=2,
                    help="subprocess runs per library of the epoch benchmark (0: skip it)")
     p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--append-results", action="store_true")
+    p.add_argument("--worker", choices=["tl", "tl-numpy", "torch"], help=argparse.SUPPRESS)
     args = p.parse_args()
+    if args.worker:
+        import json
+
+        print(json.dumps(worker(args.worker, args.reps)))
+        return
     compile_line = compile_times()
     text = layer_report(bench_layers(args), args, compile_line)
     print(text)

@@ -65,6 +65,7 @@ def worker_tl(epochs: int, batch_size: int, seed: int, model_name: str = "mlp") 
     import importlib
 
     ex = importlib.import_module(f"mnist_{model_name}")
+    import training
 
     import tinygrad_lite as tl
 
@@ -78,10 +79,10 @@ def worker_tl(epochs: int, batch_size: int, seed: int, model_name: str = "mlp") 
     times, rss, losses, accs = [], [], [], []
     for _ in range(epochs):
         start = time.perf_counter()
-        losses.append(ex.train_epoch(model, opt, loader, progress=False))
+        losses.append(training.train_epoch(model, opt, loader, progress=False))
         times.append(time.perf_counter() - start)
         rss.append(rss_mib())
-        accs.append(float((ex.predict(model, tl.from_numpy(xt)) == yt).mean()))
+        accs.append(float((training.predict(model, tl.from_numpy(xt)) == yt).mean()))
     return {"times": times, "rss": rss, "losses": losses, "accs": accs, "peak": peak_rss_mib()}
 
 

@@ -162,13 +162,13 @@ class Device:
     def conv2d_forward(self, x, w, stride, padding, dilation, groups: int):
         """``(y, cols)``: y (N, O, OH, OW) = conv of x (N, C, H, W) with w (O, C/groups, kh, kw);
         ``cols`` is whatever :meth:`conv2d_backward_weight` can reuse (or None)."""
-        from .ops.conv import conv2d_forward_reference
+        from .ops.conv_reference import conv2d_forward_reference
 
         return conv2d_forward_reference(self.xp, x, w, stride, padding, dilation, groups)
 
     def conv2d_backward_data(self, g, w, x_shape, stride, padding, dilation, groups: int):
         """Gradient wrt the input, shape ``x_shape``, of a conv with upstream ``g``."""
-        from .ops.conv import conv2d_backward_data_reference
+        from .ops.conv_reference import conv2d_backward_data_reference
 
         return conv2d_backward_data_reference(self.xp, g, w, x_shape, stride, padding, dilation,
                                               groups)
@@ -177,7 +177,7 @@ class Device:
                                cols=None):
         """Gradient wrt the weight, shape ``w_shape``, of a conv with upstream ``g``; ``cols``
         is the forward's second result, when kept."""
-        from .ops.conv import conv2d_backward_weight_reference
+        from .ops.conv_reference import conv2d_backward_weight_reference
 
         return conv2d_backward_weight_reference(self.xp, x, g, w_shape, stride, padding,
                                                 dilation, groups, cols)
@@ -185,21 +185,21 @@ class Device:
     # pooling (N, C, H, W); the references are in ops/pool.py ----------------------------------
     def max_pool2d_forward(self, x, kernel, stride, padding, dilation, ceil_mode: bool):
         """(values, int64 flat indices into each (H, W) plane), both (N, C, OH, OW)."""
-        from .ops.pool import max_pool2d_forward_reference
+        from .ops.pool_reference import max_pool2d_forward_reference
 
         return max_pool2d_forward_reference(self.xp, x, kernel, stride, padding, dilation,
                                             ceil_mode)
 
     def max_pool2d_backward(self, g, indices, x_shape):
         """(N, C, H, W) gradient: upstream ``g`` (N, C, OH, OW) summed at ``indices``."""
-        from .ops.pool import max_pool2d_backward_reference
+        from .ops.pool_reference import max_pool2d_backward_reference
 
         return max_pool2d_backward_reference(self.xp, g, indices, x_shape)
 
     def avg_pool2d_forward(self, x, kernel, stride, padding, ceil_mode: bool,
                            count_include_pad: bool, divisor_override):
         """(N, C, OH, OW) window means with torch's divisor rules."""
-        from .ops.pool import avg_pool2d_forward_reference
+        from .ops.pool_reference import avg_pool2d_forward_reference
 
         return avg_pool2d_forward_reference(self.xp, x, kernel, stride, padding, ceil_mode,
                                             count_include_pad, divisor_override)
@@ -207,7 +207,7 @@ class Device:
     def avg_pool2d_backward(self, g, x_shape, kernel, stride, padding, count_include_pad: bool,
                             divisor_override):
         """(N, C, H, W) adjoint of :meth:`avg_pool2d_forward` applied to ``g``."""
-        from .ops.pool import avg_pool2d_backward_reference
+        from .ops.pool_reference import avg_pool2d_backward_reference
 
         return avg_pool2d_backward_reference(self.xp, g, x_shape, kernel, stride, padding,
                                              count_include_pad, divisor_override)
@@ -267,7 +267,7 @@ def _pool_kernels():
 
 
 def _pool_out_hw(x, kernel, stride, padding, dilation, ceil_mode):
-    from .ops.pool import pool_output_size
+    from .ops.pool_reference import pool_output_size
 
     return tuple(pool_output_size(*a, ceil_mode)
                  for a in zip(x.shape[2:], kernel, stride, padding, dilation))
@@ -355,7 +355,7 @@ class CPUDevice(Device):
         if g.dtype not in _NUMBA_FLOATS:
             return super().conv2d_backward_data(g, w, x_shape, stride, padding, dilation,
                                                 groups)
-        from .ops.conv import conv2d_backward_data_reference
+        from .ops.conv_reference import conv2d_backward_data_reference
 
         return conv2d_backward_data_reference(np, g, w, x_shape, stride, padding, dilation,
                                               groups, col2im=_conv_kernels().col2im_into)

@@ -21,7 +21,7 @@ import tinygrad_lite.nn as nn
 from tinygrad_lite.errors import DTypeError, ShapeError
 from tinygrad_lite.kernels.cpu import conv as kernels
 from tinygrad_lite.nn import functional as F
-from tinygrad_lite.ops import conv as conv_ops
+from tinygrad_lite.ops import conv_reference as conv_ops
 from tinygrad_lite.testing import assert_close
 
 from .helpers import DTYPE_IDS, DTYPES
