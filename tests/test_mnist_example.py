@@ -4,7 +4,6 @@ the real Fashion-MNIST data learns."""
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -17,18 +16,13 @@ import tinygrad_lite as tl
 from tinygrad_lite.data import DataLoader, TensorDataset
 from tinygrad_lite.nn import functional as F
 
+from example_loader import load_example
+
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "examples" / "mnist_mlp.py"
 
 
-def _load_example():
-    spec = importlib.util.spec_from_file_location("mnist_mlp_example", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-ex = _load_example()
+ex = load_example("mnist_mlp")
 
 
 def _torch_twin(model) -> torch.nn.Module:

@@ -4,9 +4,6 @@ a few SGD + momentum steps side by side."""
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
@@ -15,18 +12,9 @@ from torch import nn as tnn
 import tinygrad_lite as tl
 from tinygrad_lite.nn import functional as F
 
-ROOT = Path(__file__).resolve().parents[1]
+from example_loader import load_example
 
-
-def _load(name: str):
-    spec = importlib.util.spec_from_file_location(f"example_{name}", ROOT / "examples" /
-                                                  f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-models = _load("models")
+models = load_example("models")
 
 
 # ---- torch twins, written out independently with the same layer names ----------------------
