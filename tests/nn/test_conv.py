@@ -409,3 +409,31 @@ def test_module_attributes_and_no_bias():
         assert getattr(ours, name) == getattr(ref, name), name
     assert ours.bias is None and list(ours.state_dict()) == ["weight"]
     assert [n for n, _ in ours.named_parameters()] == ["weight"]
+
+
+@pytest.mark.parametrize("keep", [True, False], ids=["cols-kept", "cols-recomputed"])
+def test_weight_grad_with_and_without_the_forwards_im2col(keep, monkeypatch):
+    """The forward's im2col matrix is handed to the weight gradient when it is small enough
+    (KEEP_COLS_BYTES) and recomputed otherwise; both give torch's gradients."""
+    from tinygrad_lite.device import CPUDevice
+    from tinygrad_lite.ops import conv as conv_primitives
+
+    if not keep:
+        monkeypatch.setattr(conv_primitives, "KEEP_COLS_BYTES", 0)
+    seen = []
+    original = CPUDevice.conv2d_backward_weight
+
+    def spy(self, x, g, w_shape, stride, padding, dilation, groups, cols=None):
+        seen.append(cols is not None)
+        return original(self, x, g, w_shape, stride, padding, dilation, groups, cols)
+
+    monkeypatch.setattr(CPUDevice, "conv2d_backward_weight", spy)
+    rng = np.random.default_rng(0)
+    x, w = rng.standard_normal((2, 3, 9, 8)), rng.standard_normal((4, 3, 3, 3))
+    xt, wt = tl.tensor(x, requires_grad=True), tl.tensor(w, requires_grad=True)
+    F.conv2d(xt, wt, stride=2, padding=1).square().sum().backward()
+    tx, tw = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
+    torch.nn.functional.conv2d(tx, tw, stride=2, padding=1).square().sum().backward()
+    assert seen == [keep]
+    assert_close(xt.grad, tx.grad)
+    assert_close(wt.grad, tw.grad)

@@ -39,12 +39,17 @@ def _keep_hyper(ctx, stride, padding, dilation, groups) -> None:
     ctx.stride, ctx.padding, ctx.dilation, ctx.groups = stride, padding, dilation, groups
 
 
+KEEP_COLS_BYTES = 32 << 20  # the MNIST CNN's largest is 8.9 MB (batch 64)
+
+
 class Conv2d(Primitive):
     """y = conv(x, w) (+ b): x (N, C, H, W), w (O, C/G, kh, kw), b (O,) -> y (N, O, OH, OW).
 
     The forward's im2col matrix is kept (``cols``) for the weight gradient, which would
     otherwise copy the same receptive fields out again; it is dropped with the graph's saved
-    data after backward.
+    data after backward. It is C*kh*kw/C times the input's size, so only matrices up to
+    ``KEEP_COLS_BYTES`` are kept (a big network's layers recompute theirs instead of holding
+    several times the activations' memory until backward).
     """
 
     __slots__ = ("stride", "padding", "dilation", "groups", "cols")
@@ -57,7 +62,8 @@ class Conv2d(Primitive):
                                                  groups)
             y, ctx.cols = ctx.device.xp.zeros((n, o, *out_hw), x.dtype), None
         else:
-            y, ctx.cols = ctx.device.conv2d_forward(x, w, stride, padding, dilation, groups)
+            y, cols = ctx.device.conv2d_forward(x, w, stride, padding, dilation, groups)
+            ctx.cols = cols if cols is not None and cols.nbytes <= KEEP_COLS_BYTES else None
         if b is not None:
             y += b.reshape(-1, 1, 1)
         return y
