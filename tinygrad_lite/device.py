@@ -212,6 +212,27 @@ class Device:
         return avg_pool2d_backward_reference(self.xp, g, x_shape, kernel, stride, padding,
                                              count_include_pad, divisor_override)
 
+    # attention (nn/attention.py holds the references) -----------------------------------------
+    def masked_softmax(self, scores, scale: float, bias, masked, causal: bool):
+        """Softmax over the last dim of ``scale * scores + bias`` with ``masked`` (bool) and,
+        if ``causal``, keys j > i left out; all-masked rows are 0."""
+        from .nn.attention import masked_softmax_reference
+
+        return masked_softmax_reference(self.xp, scores, scale, bias, masked, causal)
+
+    def masked_softmax_backward(self, g, y, scale: float):
+        """``scale * y * (g - sum(g * y, -1))``."""
+        from .nn.attention import masked_softmax_backward_reference
+
+        return masked_softmax_backward_reference(self.xp, g, y, scale)
+
+    def embedding_backward(self, g, indices, num_embeddings: int, padding_idx, row_scale):
+        """(num_embeddings, D) weight gradient of an embedding lookup; see nn/embedding.py."""
+        from .nn.embedding import embedding_backward_reference
+
+        return embedding_backward_reference(self.xp, g, indices, num_embeddings, padding_idx,
+                                            row_scale)
+
 
 _NUMBA_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 _xent_module = None
@@ -412,6 +433,27 @@ class CPUDevice(Device):
                                                count_include_pad, divisor_override)
         return _pool_kernels().avg_pool2d_grad(g, x_shape, kernel, stride, padding,
                                                count_include_pad, divisor_override)
+
+    def masked_softmax(self, scores, scale, bias, masked, causal):
+        if scores.dtype not in _NUMBA_FLOATS or (bias is not None and bias.dtype != scores.dtype):
+            return super().masked_softmax(scores, scale, bias, masked, causal)
+        from tinygrad_lite.kernels.cpu.attention import masked_softmax
+
+        return masked_softmax(scores, scale, bias, masked, causal)
+
+    def masked_softmax_backward(self, g, y, scale):
+        if y.dtype not in _NUMBA_FLOATS or g.dtype != y.dtype or g.shape != y.shape:
+            return super().masked_softmax_backward(g, y, scale)
+        from tinygrad_lite.kernels.cpu.attention import masked_softmax_backward
+
+        return masked_softmax_backward(g, y, scale)
+
+    def embedding_backward(self, g, indices, num_embeddings, padding_idx, row_scale):
+        if g.dtype not in _NUMBA_FLOATS:
+            return super().embedding_backward(g, indices, num_embeddings, padding_idx, row_scale)
+        from tinygrad_lite.kernels.cpu.embedding import embedding_backward
+
+        return embedding_backward(g, indices, num_embeddings, padding_idx, row_scale)
 
     def reshapes_as_view(self, array, shape) -> bool:
         try:  # NumPy >= 2.1 refuses instead of copying: no throwaway copy to find out

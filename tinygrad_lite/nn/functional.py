@@ -256,3 +256,8 @@ __all__ = ["linear", "pad", "one_hot", "relu", "sigmoid", "tanh", "leaky_relu", 
 __all__ += ["conv1d", "conv2d"]
 __all__ += ["max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "max_pool1d", "avg_pool1d",
             "adaptive_avg_pool1d"]
+
+from .attention import scaled_dot_product_attention  # noqa: E402,F401
+from .embedding import embedding  # noqa: E402,F401
+
+__all__ += ["scaled_dot_product_attention", "embedding"]
