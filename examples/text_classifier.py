@@ -147,10 +147,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--vocab", type=int, default=8000)
     p.add_argument("--length", type=int, default=64, help="tokens per quotation (truncated)")
     p.add_argument("--layers", type=int, default=2)
+    p.add_argument("--d-model", type=int, default=128)
+    p.add_argument("--dropout", type=float, default=0.1)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-progress", action="store_true")
     args = p.parse_args(argv)
-    for name in ("epochs", "batch_size", "vocab", "length", "layers"):
+    for name in ("epochs", "batch_size", "vocab", "length", "layers", "d_model"):
         if getattr(args, name) < 1:
             p.error(f"--{name.replace('_', '-')} must be at least 1")
     return args
@@ -183,8 +185,8 @@ def main(argv=None) -> dict:
     results["bag-of-words logistic regression"] = macro_scores(confusion_matrix(
         predict(logreg, bow_test), test_y, len(names)))
 
-    model = EncoderClassifier(len(vocab) + 2, len(names), args.length,
-                              layers=args.layers).to(device)
+    model = EncoderClassifier(len(vocab) + 2, len(names), args.length, d_model=args.d_model,
+                              layers=args.layers, dropout=args.dropout).to(device)
     fit(model, tl.tensor(ids_train, device=device), ys, args.epochs, args.lr, args.seed,
         args.batch_size, not args.no_progress, "transformer")
     cm = confusion_matrix(predict(model, tl.tensor(ids_test, device=device)), test_y,
