@@ -1,4 +1,4 @@
-"""The convolutional models of the examples, built from ``tl.nn`` with torch's layer names.
+"""The models of the examples, built from ``tl.nn`` with torch's layer names.
 
 - :class:`MNISTCNN`: the classic small MNIST network (three 3x3 convolutions, two max-pools,
   two dense layers), used by ``mnist_cnn.py``.
@@ -6,12 +6,16 @@
   any size divisible by 4.
 - :func:`resnet18`: ResNet-18 (BasicBlock, BatchNorm2d, AdaptiveAvgPool2d) with torchvision's
   parameter names, so a torchvision ``state_dict`` (as arrays) loads unchanged.
+- :class:`TransformerBlock`: the seeds' transformer block for sequence regression: token and
+  learned position embeddings, one post-norm self-attention + feed-forward block (residuals,
+  dropout, LayerNorm), mean pooling over the sequence and a Linear head, trained with MSE.
 
 Each has a torch twin with copied weights in ``tests/test_models.py``.
 """
 
 from __future__ import annotations
 
+import tinygrad_lite as tl
 from tinygrad_lite import Tensor, nn
 
 
@@ -132,3 +136,75 @@ class ResNet(nn.Module):
 def resnet18(num_classes: int = 1000, in_channels: int = 3) -> ResNet:
     """ResNet-18: two BasicBlocks per stage (11.7M parameters with 1000 classes)."""
     return ResNet((2, 2, 2, 2), num_classes, in_channels)
+
+
+class TransformerBlock(nn.Module):
+    """One post-norm transformer encoder block over token ids with a regression head.
+
+    ``x = embedding(ids) + pos_embedding(positions)``, then
+    ``x = norm1(x + dropout1(self_attn(x, x, x)))`` and ``x = norm2(x + dropout2(ff(x)))`` with
+    ``ff = Linear(d_model, dim_feedforward) -> ReLU -> Linear(dim_feedforward, d_model)``; the
+    output is ``head(mean of x over the (unpadded) positions)``. The attention weights get the
+    same dropout probability (as torch's ``TransformerEncoderLayer``). The positions are a
+    learned ``Embedding(max_len, d_model)``, so sequences are at most ``max_len`` long.
+
+    Shapes: ids (N, T) integers in [0, vocab_size) -> (N, T, d_model) -> pooled (N, d_model)
+    -> (N, out_features).
+
+    Parameter names are torch's (``self_attn.in_proj_weight``, ``self_attn.out_proj.weight``,
+    ``ff.0.weight``, ``norm1.weight``, ...), so a torch module built from ``torch.nn`` layers of
+    the same names loads this model's ``state_dict``.
+
+    Args:
+        vocab_size: number of token ids.
+        d_model: embedding and model width; divisible by ``num_heads``.
+        num_heads: attention heads.
+        dim_feedforward: hidden width of the feed-forward block.
+        dropout: dropout probability on the attention weights and both residual branches.
+        out_features: outputs of the regression head.
+        max_len: longest sequence (size of the position table).
+    """
+
+    def __init__(self, vocab_size: int, d_model: int = 64, num_heads: int = 4,
+                 dim_feedforward: int = 128, dropout: float = 0.1, out_features: int = 1,
+                 max_len: int = 256):
+        super().__init__()
+        self.max_len = max_len
+        self.embedding = nn.Embedding(vocab_size, d_model)
+        self.pos_embedding = nn.Embedding(max_len, d_model)
+        self.self_attn = nn.MultiheadAttention(d_model, num_heads, dropout=dropout,
+                                               batch_first=True)
+        self.dropout1 = nn.Dropout(dropout)
+        self.norm1 = nn.LayerNorm(d_model)
+        self.ff = nn.Sequential(nn.Linear(d_model, dim_feedforward), nn.ReLU(),
+                                nn.Linear(dim_feedforward, d_model))
+        self.dropout2 = nn.Dropout(dropout)
+        self.norm2 = nn.LayerNorm(d_model)
+        self.head = nn.Linear(d_model, out_features)
+
+    def forward(self, ids: Tensor, key_padding_mask: Tensor | None = None) -> Tensor:
+        """Regression outputs for a batch of token sequences.
+
+        Args:
+            ids: (N, T) integer token ids, T <= max_len.
+            key_padding_mask: None or (N, T) bool, True at padding positions: they are not
+                attended to and are left out of the mean; each row needs a real token.
+
+        Returns:
+            (N, out_features).
+        """
+        if ids.ndim != 2 or ids.shape[1] > self.max_len:
+            raise ValueError(f"TransformerBlock: expected ids of shape (N, T) with T <= "
+                             f"{self.max_len}, got {tuple(ids.shape)}")
+        positions = tl.arange(ids.shape[1], device=ids.device)
+        x = self.embedding(ids) + self.pos_embedding(positions)
+        attended = self.self_attn(x, x, x, key_padding_mask=key_padding_mask,
+                                  need_weights=False)[0]
+        x = self.norm1(x + self.dropout1(attended))
+        x = self.norm2(x + self.dropout2(self.ff(x)))
+        if key_padding_mask is None:
+            pooled = x.mean(1)
+        else:  # the mean over the real tokens only: padded positions hold no information
+            keep = (~key_padding_mask).to(x.dtype).unsqueeze(-1)
+            pooled = (x * keep).sum(1) / keep.sum(1)
+        return self.head(pooled)

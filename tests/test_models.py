@@ -1,6 +1,7 @@
 """The example models (examples/models.py) against torch twins with copied weights: forward
 values and every parameter's gradient, in training and evaluation mode; ResNet-18 also trained
-a few SGD + momentum steps side by side."""
+a few SGD + momentum steps side by side, and the transformer block a few Adam steps on MSE, plus
+its dropout behaviour and a short run that learns to count a token."""
 
 from __future__ import annotations
 
@@ -190,3 +191,164 @@ def test_resnet18_sgd_momentum_training_matches_torch():
     tstate = twin.state_dict()
     for name, value in ours.state_dict().items():
         tl.testing.assert_close(value, tstate[name], rtol=1e-7, atol=1e-7, msg=name)
+
+
+# ---- the transformer block ------------------------------------------------------------------
+class TorchTransformerBlock(tnn.Module):
+    """The twin of models.TransformerBlock, written with torch.nn layers of the same names."""
+
+    def __init__(self, vocab_size, d_model, num_heads, dim_feedforward, dropout, out_features,
+                 max_len):
+        super().__init__()
+        self.embedding = tnn.Embedding(vocab_size, d_model)
+        self.pos_embedding = tnn.Embedding(max_len, d_model)
+        self.self_attn = tnn.MultiheadAttention(d_model, num_heads, dropout=dropout,
+                                                batch_first=True)
+        self.dropout1 = tnn.Dropout(dropout)
+        self.norm1 = tnn.LayerNorm(d_model)
+        self.ff = tnn.Sequential(tnn.Linear(d_model, dim_feedforward), tnn.ReLU(),
+                                 tnn.Linear(dim_feedforward, d_model))
+        self.dropout2 = tnn.Dropout(dropout)
+        self.norm2 = tnn.LayerNorm(d_model)
+        self.head = tnn.Linear(d_model, out_features)
+
+    def forward(self, ids, key_padding_mask=None):
+        x = self.embedding(ids) + self.pos_embedding(torch.arange(ids.shape[1]))
+        a = self.self_attn(x, x, x, key_padding_mask=key_padding_mask, need_weights=False)[0]
+        x = self.norm1(x + self.dropout1(a))
+        x = self.norm2(x + self.dropout2(self.ff(x)))
+        if key_padding_mask is None:
+            return self.head(x.mean(1))
+        real = (~key_padding_mask).sum(1, keepdim=True).to(x.dtype)
+        return self.head(x.masked_fill(key_padding_mask[..., None], 0.0).sum(1) / real)
+
+
+_BLOCK = dict(vocab_size=11, d_model=16, num_heads=4, dim_feedforward=24, out_features=2,
+              max_len=12)
+
+
+def transformer_pair(seed: int, dtype, tdtype, dropout: float = 0.0):
+    tl.manual_seed(seed)
+    ours = models.TransformerBlock(**_BLOCK, dropout=dropout).to(dtype)
+    twin = TorchTransformerBlock(**_BLOCK, dropout=dropout)
+    copy_into_torch(ours, twin, tdtype)
+    return ours, twin
+
+
+def token_batch(seed: int, n: int = 5, t: int = 9, padded: bool = False):
+    """Random ids, a padding mask (None, or True on a random tail of each row, at least one
+    real token) and random regression targets (N, out_features)."""
+    rng = np.random.default_rng(seed)
+    ids = rng.integers(0, _BLOCK["vocab_size"], (n, t))
+    mask = None
+    if padded:
+        mask = np.arange(t)[None, :] >= rng.integers(1, t + 1, (n, 1))
+        mask[0] = False  # one full row
+    return ids, mask, rng.standard_normal((n, _BLOCK["out_features"]))
+
+
+def _masks(mask):
+    return (None, None) if mask is None else (tl.tensor(mask), torch.from_numpy(mask))
+
+
+@pytest.mark.parametrize("padded", [False, True], ids=["no_mask", "padding_mask"])
+@pytest.mark.parametrize("train,p", [(True, 0.0), (True, 1.0), (False, 0.1)],
+                         ids=["train_p0", "train_p1", "eval"])
+@pytest.mark.parametrize("dtype,tdtype,rtol,atol", DTYPES, ids=["float64", "float32"])
+def test_transformer_block_matches_torch(dtype, tdtype, rtol, atol, train, p, padded):
+    """Same outputs and the same MSE gradient on every parameter. Evaluation mode is built with
+    dropout 0.1 (evaluation must switch it off). Training with dropout 0 runs every path;
+    training with dropout 1 zeroes every dropout site (attention weights and both residual
+    branches), deterministically, so it pins where dropout is applied."""
+    ours, twin = transformer_pair(5, dtype, tdtype, dropout=p)
+    ours.train(train)
+    twin.train(train)
+    ids, mask, y = token_batch(6, padded=padded)
+    y = y.astype(_NP[tdtype])
+    kpm, tkpm = _masks(mask)
+    out = ours(tl.tensor(ids), kpm)
+    tout = twin(torch.from_numpy(ids), tkpm)
+    assert out.shape == (5, 2) and out.dtype is dtype
+    tl.testing.assert_close(out, tout, rtol=rtol, atol=atol)
+    F.mse_loss(out, tl.tensor(y)).backward()
+    torch.nn.functional.mse_loss(tout, torch.from_numpy(y)).backward()
+    tparams = dict(twin.named_parameters())
+    for name, p in ours.named_parameters():
+        tl.testing.assert_close(p.grad, tparams[name].grad, rtol=rtol, atol=atol, msg=name)
+    if padded:  # a padded token changes nothing: neither attended to nor pooled
+        ids2 = np.where(mask, (ids + 1) % _BLOCK["vocab_size"], ids)
+        tl.testing.assert_close(ours(tl.tensor(ids2), kpm), out, rtol=rtol, atol=atol)
+
+
+def test_transformer_block_adam_training_matches_torch():
+    """Six Adam steps on MSE in float64 (dropout 0, padding mask): the same losses each step
+    and the same parameters afterwards."""
+    ours, twin = transformer_pair(7, tl.float64, torch.float64)
+    opt = tl.optim.Adam(ours.parameters(), lr=1e-2)
+    topt = torch.optim.Adam(twin.parameters(), lr=1e-2)
+    ids, mask, y = token_batch(8, n=8, padded=True)
+    kpm, tkpm = _masks(mask)
+    losses, tlosses = [], []
+    for _ in range(6):
+        loss = F.mse_loss(ours(tl.tensor(ids), kpm), tl.tensor(y))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        tloss = torch.nn.functional.mse_loss(twin(torch.from_numpy(ids), tkpm),
+                                             torch.from_numpy(y))
+        topt.zero_grad()
+        tloss.backward()
+        topt.step()
+        losses.append(loss.item())
+        tlosses.append(tloss.item())
+    np.testing.assert_allclose(losses, tlosses, rtol=1e-9)
+    assert losses[-1] < 0.8 * losses[0]  # Adam fits this batch
+    tstate = twin.state_dict()
+    for name, value in ours.state_dict().items():
+        tl.testing.assert_close(value, tstate[name], rtol=1e-7, atol=1e-9, msg=name)
+
+
+def test_transformer_block_dropout_only_in_training():
+    tl.manual_seed(9)
+    model = models.TransformerBlock(**_BLOCK, dropout=0.3).double()
+    assert model.self_attn.dropout == 0.3  # on the attention weights too, as documented
+    ids = tl.tensor(token_batch(10, n=16)[0])
+    with tl.no_grad():
+        a, b = model(ids), model(ids)
+        model.eval()
+        c, d = model(ids), model(ids)
+    assert not np.allclose(a.numpy(), b.numpy())  # a fresh dropout mask each call
+    np.testing.assert_array_equal(c.numpy(), d.numpy())
+    # training outputs scatter around the evaluation outputs (inverted dropout keeps the
+    # expected activations): the mean of 40 passes is much closer to them than one pass is
+    with tl.no_grad():
+        model.train()
+        passes = np.stack([model(ids).numpy() for _ in range(40)])
+    one_pass = np.abs(passes - c.numpy()).mean()
+    assert one_pass > 1e-3
+    assert np.abs(passes.mean(0) - c.numpy()).mean() < 0.5 * one_pass
+
+
+def test_transformer_block_learns_to_count_a_token():
+    """Regress the number of token 0 in a sequence of 10 ids from 5: 150 Adam steps bring the
+    MSE far below the target's variance (the loss of predicting the mean)."""
+    tl.manual_seed(11)
+    rng = np.random.default_rng(12)
+    model = models.TransformerBlock(5, d_model=16, num_heads=2, dim_feedforward=32, dropout=0.0,
+                                    out_features=1, max_len=10)
+    opt = tl.optim.Adam(model.parameters(), lr=3e-3)
+    def batch(n):
+        ids = rng.integers(0, 5, (n, 10))
+        return tl.tensor(ids), tl.tensor((ids == 0).sum(1, keepdims=True).astype(np.float32))
+    test_ids, test_y = batch(512)
+    variance = float(test_y.numpy().var())
+    for _ in range(150):
+        ids, y = batch(64)
+        loss = F.mse_loss(model(ids), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    model.eval()
+    with tl.no_grad():
+        mse = F.mse_loss(model(test_ids), test_y).item()
+    assert mse < 0.1 * variance, (mse, variance)
