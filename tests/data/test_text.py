@@ -9,6 +9,7 @@ import tinygrad_lite as tl
 from tinygrad_lite.data.datasets import DatasetNotFoundError
 from tinygrad_lite.data.text import (CharVocab, fortune_dir, load_fortunes,
                                      parse_fortunes)
+from tinygrad_lite.errors import ShapeError
 
 
 def test_parse_splits_at_percent_lines_and_cleans_entries():
@@ -61,6 +62,25 @@ def test_char_vocab_round_trip_unknowns_and_state():
         vocab.decode([99])
     with pytest.raises(ValueError, match="distinct single characters"):
         CharVocab(["a", "a"])
+
+
+def test_char_vocab_decode_single_ids_and_shape_errors():
+    vocab = CharVocab.build(["hello"])
+    ids = vocab.encode("hole")
+    # a 0-d id (a Python or NumPy int, a 0-d array or Tensor) decodes to one character
+    for one in (int(ids[2]), ids[2], np.array(ids[2]), tl.tensor(ids)[2]):
+        assert vocab.decode(one) == "l"
+    assert vocab.decode(np.array([], np.int64)) == "" and vocab.decode([]) == ""
+    with pytest.raises(IndexError, match="id 9 out of range"):
+        vocab.decode(9)
+    for bad, shape in ((tl.tensor(ids).reshape(2, 2), r"\(2, 2\)"),
+                       (ids.reshape(1, 4), r"\(1, 4\)"),
+                       (np.zeros((2, 3, 1), np.int64), r"\(2, 3, 1\)")):
+        with pytest.raises(ShapeError, match=r"CharVocab\.decode: expected a 1-D sequence of ids "
+                                             r"\(T,\) or a single id, got shape " + shape):
+            vocab.decode(bad)
+    with pytest.raises(ShapeError, match="CharVocab.decode: .*got a nested sequence"):
+        vocab.decode([[1, 2], [3, 4]])
 
 
 def test_the_debian_corpus_when_installed():

@@ -180,6 +180,72 @@ def test_enable_gqa(dtypes):
         assert_close(ours.grad, theirs.grad)
 
 
+@pytest.mark.parametrize("heads", [(4, 2, 1), (4, 4, 2), (4, 1, 2), (4, 2, 4), (4, 4, 4)])
+def test_enable_gqa_repeats_key_and_value_separately(heads):
+    """torch repeats key by hq / hk and value by hq / hv, each on its own (they need not match);
+    values and the gradients of q, k and v."""
+    hq, hk, hv = heads
+    rng = np.random.default_rng(sum(heads))
+    arrays = (rng.standard_normal((1, hq, 5, 8)), rng.standard_normal((1, hk, 5, 8)),
+              rng.standard_normal((1, hv, 5, 3)), None)
+    compare(arrays, DTYPES[0], enable_gqa=True)
+
+
+@pytest.mark.parametrize("q_dtype,mask_dtype", [("float64", "float32"), ("float32", "float32"),
+                                                ("float64", "float64")])
+def test_float32_mask_of_any_query_matches_torch(q_dtype, mask_dtype):
+    """torch accepts a bool mask, a float32 mask or a mask of the query's dtype; the output has
+    the query's dtype and the mask's gradient the mask's."""
+    rng = np.random.default_rng(8)
+    q, k, v = (rng.standard_normal(s) for s in ((2, 3, 4), (2, 5, 4), (2, 5, 6)))
+    mask = rng.standard_normal((3, 5))
+    qd, md = getattr(tl, q_dtype), getattr(tl, mask_dtype)
+    qd_t, md_t = getattr(torch, q_dtype), getattr(torch, mask_dtype)
+    ours = [tl.tensor(a, dtype=qd, requires_grad=True) for a in (q, k, v)]
+    theirs = [torch.tensor(a, dtype=qd_t, requires_grad=True) for a in (q, k, v)]
+    m, m_t = tl.tensor(mask, dtype=md, requires_grad=True), \
+        torch.tensor(mask, dtype=md_t, requires_grad=True)
+    out = F.scaled_dot_product_attention(*ours, attn_mask=m)
+    out_t = TF.scaled_dot_product_attention(*theirs, attn_mask=m_t)
+    assert out.dtype is qd and out_t.dtype is qd_t
+    assert_close(out, out_t.detach())
+    g = rng.standard_normal(tuple(out_t.shape))
+    out.backward(tl.tensor(g, dtype=qd))
+    out_t.backward(torch.tensor(g, dtype=qd_t))
+    assert m.grad.dtype is md and m_t.grad.dtype is md_t
+    for a, b in zip(ours + [m], theirs + [m_t]):
+        assert_close(a.grad, b.grad)
+
+
+def test_float32_mask_of_float16_query_matches_torch():
+    rng = np.random.default_rng(9)
+    q, k, v = (rng.standard_normal(s) for s in ((2, 4, 8), (2, 6, 8), (2, 6, 3)))
+    mask = rng.standard_normal((4, 6))
+    for md, md_t in ((tl.float32, torch.float32), (tl.float16, torch.float16)):
+        ours = F.scaled_dot_product_attention(
+            *(tl.tensor(a, dtype=tl.float16) for a in (q, k, v)),
+            attn_mask=tl.tensor(mask, dtype=md))
+        theirs = TF.scaled_dot_product_attention(
+            *(torch.tensor(a, dtype=torch.float16) for a in (q, k, v)),
+            attn_mask=torch.tensor(mask, dtype=md_t))
+        assert ours.dtype is tl.float16
+        assert_close(ours, theirs)
+
+
+@pytest.mark.parametrize("q_dtype,mask_dtype", [("float32", "float64"), ("float32", "float16"),
+                                                ("float64", "float16"), ("float16", "float64"),
+                                                ("float64", "int64")])
+def test_mask_dtypes_torch_rejects_are_rejected(q_dtype, mask_dtype):
+    q = np.zeros((3, 4))
+    with pytest.raises(RuntimeError, match="attn_mask dtype"):
+        TF.scaled_dot_product_attention(*[torch.tensor(q, dtype=getattr(torch, q_dtype))] * 3,
+                                        attn_mask=torch.zeros(3, 3,
+                                                              dtype=getattr(torch, mask_dtype)))
+    with pytest.raises(DTypeError, match=f"query's dtype {q_dtype}, got {mask_dtype}"):
+        F.scaled_dot_product_attention(*[tl.tensor(q, dtype=getattr(tl, q_dtype))] * 3,
+                                       attn_mask=tl.zeros(3, 3, dtype=getattr(tl, mask_dtype)))
+
+
 # ---- dropout -----------------------------------------------------------------------------------
 def _dropped_weights(p, seed, n=64, S=50):
     """With v = I the output is the attention weights themselves (after dropout)."""
@@ -275,7 +341,7 @@ def _t(*shape, dtype=tl.float32):
     ((_t(3, 4), _t(5, 4), _t(5, 6)), {"attn_mask": _t(4, 5, dtype=tl.bool)}, ShapeError,
      "not broadcastable"),
     ((_t(3, 4), _t(5, 4), _t(5, 6)), {"attn_mask": _t(3, 5, dtype=tl.int64)}, DTypeError,
-     "attn_mask must be bool or have query's dtype float32, got int64"),
+     "attn_mask must be bool, float32 or have query's dtype float32, got int64"),
     ((_t(3, 4), _t(5, 4), _t(5, 6)), {"attn_mask": _t(3, 5, dtype=tl.float64)}, DTypeError,
      "got float64"),
     ((_t(3, 4), _t(5, 4, dtype=tl.float64), _t(5, 6)), {}, DTypeError,
@@ -287,6 +353,8 @@ def _t(*shape, dtype=tl.float32):
     ((_t(3, 4), _t(5, 4), _t(5, 6)), {"dropout_p": 1.5}, ValueError, "between 0 and 1"),
     ((_t(2, 6, 3, 4), _t(2, 4, 5, 4), _t(2, 4, 5, 6)), {"enable_gqa": True}, ShapeError,
      "divisible"),
+    ((_t(1, 4, 3, 4), _t(1, 3, 5, 4), _t(1, 4, 5, 6)), {"enable_gqa": True}, ShapeError,
+     r"query heads \(4\) to be divisible by the key heads \(3\) and by the value heads \(4\)"),
 ])
 def test_errors(args, kwargs, exc, match):
     with pytest.raises(exc, match=match):

@@ -8,6 +8,7 @@ no input requires grad; every comparison here feeds inputs that require grad, so
 reference ("slow") path, which is what ours implements.
 """
 
+import copy
 import math
 
 import numpy as np
@@ -18,6 +19,8 @@ from hypothesis import strategies as st
 
 import tinygrad_lite as tl
 import tinygrad_lite.nn as nn
+from tinygrad_lite.errors import DTypeError
+from tinygrad_lite.nn.transformer import _is_causal_mask
 from tinygrad_lite.testing import assert_close
 
 from .helpers import DTYPE_IDS, DTYPES
@@ -61,6 +64,9 @@ def make_masks(rng, kind, n, heads, L, S, batched=True):
         kpm[..., 0] = False
     elif kind == "kpm_float":
         kpm = rng.standard_normal((n, S) if batched else (S,))
+    elif kind == "kpm_inf":  # a float padding mask that hides keys with -inf (never key 0)
+        kpm = np.where(rng.random((n, S) if batched else (S,)) < 0.4, -np.inf, 0.0)
+        kpm[..., 0] = 0.0
     return attn, kpm, kind == "causal"
 
 
@@ -70,6 +76,20 @@ def compare_grads(ours: nn.Module, ref: torch.nn.Module, pairs) -> None:
     for a, b in pairs:
         if a is not None and a.requires_grad:
             assert_close(a.grad, b.grad)
+
+
+def close_to_float64(actual, t32, t64) -> None:
+    """A float32 result against the float64 truth: torch's float32 tolerances (atol 1e-5, rtol
+    1.3e-6) plus 4x torch's own float32 error on that tensor. Tiny embed dims (LayerNorm over
+    3 features) amplify float32 rounding in torch and in ours alike, so comparing ours to torch's
+    float32 result alone fails on rounding noise; comparing both to float64 does not."""
+    a = np.asarray(actual.numpy(), np.float64)
+    t, e = t32.detach().numpy().astype(np.float64), t64.detach().numpy()
+    assert a.shape == e.shape
+    torch_err = np.abs(t - e).max(initial=0.0)
+    excess = np.abs(a - e) - (1e-5 + 1.3e-6 * np.abs(e) + 4 * torch_err)
+    assert (excess <= 0).all(), (f"float32 error {np.abs(a - e).max():.3g} vs float64 exceeds "
+                                 f"the bound (torch's own float32 error {torch_err:.3g})")
 
 
 def run_mha(seed, dtypes, n, L, S, heads, head_dim, kind, batch_first, need_weights, average,
@@ -207,6 +227,70 @@ def test_mha_fully_masked_rows_follow_torch():
         assert_close(out, out_t, equal_nan=True)
 
 
+@pytest.mark.parametrize("need_weights", [True, False])
+@pytest.mark.parametrize("dtypes", DTYPES, ids=DTYPE_IDS)
+def test_mha_float_padding_mask_with_inf_matches_torch(dtypes, need_weights):
+    run_mha(5, dtypes, 3, 4, 5, 2, 3, "kpm_inf", True, need_weights, True, "cross")
+
+
+def test_mha_is_causal_ignores_attn_mask_without_weights_like_torch():
+    """is_causal=True, no padding mask, need_weights=False: torch applies the causal mask and
+    never reads attn_mask (even a non-causal one); with need_weights=True attn_mask is used."""
+    torch.manual_seed(0)
+    ref, ours = torch.nn.MultiheadAttention(6, 2), nn.MultiheadAttention(6, 2)
+    twin(ours, ref, DTYPES[0])
+    rng = np.random.default_rng(2)
+    x = both(rng.standard_normal((4, 2, 6)), DTYPES[0])
+    noise = both(rng.standard_normal((4, 4)), DTYPES[0], grad=False)
+    causal = both(np.triu(np.full((4, 4), -np.inf), k=1), DTYPES[0], grad=False)
+    for need in (False, True):
+        out = ours(x[0], x[0], x[0], attn_mask=noise[0], need_weights=need, is_causal=True)[0]
+        out_t = ref(x[1], x[1], x[1], attn_mask=noise[1], need_weights=need, is_causal=True)[0]
+        assert_close(out, out_t)
+        used = causal if not need else noise
+        assert_close(out, ours(x[0], x[0], x[0], attn_mask=used[0], need_weights=need)[0])
+    out.sum().backward()
+    out_t.sum().backward()
+    compare_grads(ours, ref, [x])
+
+
+@pytest.mark.parametrize("q_dtype,mask_dtype", [("float64", "float32"), ("float32", "float64"),
+                                                ("float64", "float16"), ("float32", "float32")])
+@pytest.mark.parametrize("which", ["attn_mask", "key_padding_mask"])
+@pytest.mark.parametrize("need_weights", [True, False])
+def test_mha_float_mask_dtype_follows_torch(q_dtype, mask_dtype, which, need_weights):
+    """torch: with need_weights=True a float mask must have the query's dtype ("Input dtypes
+    must be the same"); without, SDPA's rule (float32 or the query's dtype). Where torch accepts,
+    values and gradients (the mask's too) match."""
+    torch.manual_seed(0)
+    qd, qd_t = getattr(tl, q_dtype), getattr(torch, q_dtype)
+    md, md_t = getattr(tl, mask_dtype), getattr(torch, mask_dtype)
+    ref, ours = torch.nn.MultiheadAttention(4, 2), nn.MultiheadAttention(4, 2)
+    twin(ours, ref, (qd, qd_t))
+    rng = np.random.default_rng(3)
+    x_np, m_np = rng.standard_normal((3, 2, 4)), rng.standard_normal((3, 3) if which ==
+                                                                      "attn_mask" else (2, 3))
+    x, x_t = tl.tensor(x_np, dtype=qd, requires_grad=True), \
+        torch.tensor(x_np, dtype=qd_t, requires_grad=True)
+    m, m_t = tl.tensor(m_np, dtype=md, requires_grad=True), \
+        torch.tensor(m_np, dtype=md_t, requires_grad=True)
+    accepted = mask_dtype == q_dtype or (not need_weights and mask_dtype == "float32")
+    if not accepted:
+        with pytest.raises(RuntimeError):
+            ref(x_t, x_t, x_t, need_weights=need_weights, **{which: m_t})
+        with pytest.raises(DTypeError, match=f"float {which} must have .*got {mask_dtype}"):
+            ours(x, x, x, need_weights=need_weights, **{which: m})
+        return
+    out = ours(x, x, x, need_weights=need_weights, **{which: m})[0]
+    out_t = ref(x_t, x_t, x_t, need_weights=need_weights, **{which: m_t})[0]
+    assert out.dtype is qd
+    assert_close(out, out_t)
+    out.sum().backward()
+    out_t.sum().backward()
+    assert m.grad.dtype is md
+    compare_grads(ours, ref, [(x, x_t), (m, m_t)])
+
+
 def test_mha_double_backward_matches_torch():
     torch.manual_seed(0)
     ref, ours = torch.nn.MultiheadAttention(4, 2), nn.MultiheadAttention(4, 2)
@@ -245,8 +329,10 @@ def test_encoder_layer_matches_torch(dtypes, n, S, heads, head_dim, activation, 
     kw = {"dim_feedforward": 7, "batch_first": batch_first, "norm_first": norm_first}
     ref = torch.nn.TransformerEncoderLayer(E, heads, activation=act[0], **kw).eval()
     ours = nn.TransformerEncoderLayer(E, heads, activation=act[1], **kw).eval()
+    ref64 = copy.deepcopy(ref).double()  # the float64 truth, for float32 runs
     twin(ours, ref, dtypes)
-    x = both(rng.standard_normal((n, S, E) if batch_first else (S, n, E)), dtypes)
+    x_np = rng.standard_normal((n, S, E) if batch_first else (S, n, E))
+    x = both(x_np, dtypes)
     attn, kpm, causal = make_masks(rng, kind, n, heads, S, S)
     am, kp = both(attn, dtypes, grad=False), both(kpm, dtypes, grad=False)
     out = ours(x[0], src_mask=am[0], src_key_padding_mask=kp[0], is_causal=causal)
@@ -255,6 +341,78 @@ def test_encoder_layer_matches_torch(dtypes, n, S, heads, head_dim, activation, 
     g = rng.standard_normal(tuple(out_t.shape))
     out.backward(tl.tensor(g, dtype=dtypes[0]))
     out_t.backward(torch.tensor(g, dtype=dtypes[1]))
+    if dtypes[1] is torch.float64:
+        compare_grads(ours, ref, [x])
+        return
+    # float32: every gradient against float64, allowing a few times torch's own float32 error
+    x64, am64 = both(x_np, DTYPES[0]), both(attn, DTYPES[0], grad=False)
+    ref64(x64[1], src_mask=am64[1], src_key_padding_mask=kp[1], is_causal=causal).backward(
+        torch.tensor(g))
+    for (_, p), (_, p32), (_, p64) in zip(ours.named_parameters(), ref.named_parameters(),
+                                          ref64.named_parameters()):
+        close_to_float64(p.grad, p32.grad, p64.grad)
+    close_to_float64(x[0].grad, x[1].grad, x64[1].grad)
+
+
+def test_generate_square_subsequent_mask_matches_torch():
+    for sz in (0, 1, 5):
+        ours = nn.generate_square_subsequent_mask(sz)
+        theirs = torch.nn.Transformer.generate_square_subsequent_mask(sz)
+        assert ours.dtype is tl.float32
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+    assert nn.generate_square_subsequent_mask(3, dtype=tl.float64).dtype is tl.float64
+    assert "generate_square_subsequent_mask" in nn.__all__
+    # the error that points to it names a reachable function, and its mask is accepted
+    m = nn.MultiheadAttention(4, 2)
+    x = tl.randn(3, 2, 4)
+    with pytest.raises(RuntimeError, match=r"tl\.nn\.generate_square_subsequent_mask\(L\)"):
+        m(x, x, x, is_causal=True)
+    m(x, x, x, attn_mask=nn.generate_square_subsequent_mask(3), is_causal=True)
+
+
+def test_is_causal_mask_detection_matches_torch():
+    from torch.nn.modules.transformer import _detect_is_causal_mask
+    causal_f = np.triu(np.full((4, 4), -np.inf), k=1)
+    rng = np.random.default_rng(0)
+    masks = {"none": None, "causal_float": causal_f, "causal_bool": np.isinf(causal_f),
+             "causal_f64": causal_f, "noncausal_float": rng.standard_normal((4, 4)),
+             "noncausal_bool": rng.random((4, 4)) < 0.5, "wrong_size": causal_f[:3, :3],
+             "anti_causal": causal_f.T.copy()}
+    for name, mask in masks.items():
+        m, m_t = both(mask, (tl.float64, torch.float64) if name == "causal_f64" else DTYPES[1],
+                      grad=False)
+        for hint in (None, True, False):
+            want = _detect_is_causal_mask(m_t, hint, 4)
+            assert _is_causal_mask(m, hint, 4) == want, (name, hint)
+    assert _is_causal_mask(both(causal_f, DTYPES[1])[0], None, 4)
+    assert not _is_causal_mask(both(masks["noncausal_float"], DTYPES[1])[0], None, 4)
+
+
+@pytest.mark.parametrize("mask,hint", [("noncausal", None), ("noncausal", False),
+                                       ("noncausal", True), ("causal", True), ("causal", False),
+                                       ("causal", None)])
+def test_encoder_causal_hint_matches_torch(mask, hint):
+    """The detected or given hint decides whether the layers apply the causal mask in place of
+    ``mask``: a non-causal square mask with is_causal=None (or False) is applied, not replaced;
+    an explicit is_causal=True replaces even a non-causal mask (torch's SDPA path)."""
+    torch.manual_seed(1)
+    kw = {"dim_feedforward": 8, "batch_first": True}
+    ref = torch.nn.TransformerEncoder(torch.nn.TransformerEncoderLayer(4, 2, **kw), 2,
+                                      enable_nested_tensor=False).eval()
+    ours = nn.TransformerEncoder(nn.TransformerEncoderLayer(4, 2, **kw), 2).eval()
+    twin(ours, ref, DTYPES[0])
+    rng = np.random.default_rng(4)
+    x = both(rng.standard_normal((2, 5, 4)), DTYPES[0])
+    m_np = np.triu(np.full((5, 5), -np.inf), k=1) if mask == "causal" else \
+        rng.standard_normal((5, 5))
+    m = both(m_np, DTYPES[0], grad=False)
+    out, out_t = ours(x[0], m[0], is_causal=hint), ref(x[1], m[1], is_causal=hint)
+    assert_close(out, out_t)
+    if mask == "noncausal" and not hint:  # the mask is used: the causal mask differs
+        causal = both(np.triu(np.full((5, 5), -np.inf), k=1), DTYPES[0], grad=False)[0]
+        assert not np.allclose(out.detach().numpy(), ours(x[0], causal).detach().numpy())
+    out.sum().backward()
+    out_t.sum().backward()
     compare_grads(ours, ref, [x])
 
 
@@ -314,6 +472,50 @@ def test_mha_dropout_statistics():
     m.eval()
     np.testing.assert_array_equal(m(x, x, x)[0].detach().numpy(),
                                   ref(x, x, x)[0].detach().numpy())
+
+
+def _weights_through_sdpa(module_cls, p: float, train: bool, N=64, S=40):
+    """MultiheadAttention (one head, E = S) set up so that its need_weights=False output is the
+    (dropped) attention weights: W_q = 0 gives equal scores (every weight 1/S), the values are
+    one-hot rows e_s (W_v = I) and out_proj = I, all biases 0."""
+    m = module_cls(S, 1, dropout=p, batch_first=True)
+    eye = np.eye(S)
+    state = {"in_proj_weight": np.concatenate([np.zeros((S, S)), eye, eye]).astype(np.float32),
+             "in_proj_bias": np.zeros(3 * S, np.float32),
+             "out_proj.weight": eye.astype(np.float32), "out_proj.bias": np.zeros(S, np.float32)}
+    if module_cls is torch.nn.MultiheadAttention:
+        m.load_state_dict({k: torch.tensor(v) for k, v in state.items()})
+        q, kv = torch.zeros(N, S, S), torch.eye(S).expand(N, S, S)
+    else:
+        m.load_state_dict(state)
+        q, kv = tl.zeros(N, S, S), tl.eye(S).expand(N, S, S)
+    m.train(train)
+    out = m(q, kv, kv, need_weights=False)[0]
+    return out.detach().numpy()
+
+
+@pytest.mark.parametrize("p", [0.2, 0.5])
+def test_mha_dropout_statistics_without_weights(p):
+    """need_weights=False (the SDPA path): in train mode each weight is 0 (with probability p)
+    or 1 / (S (1 - p)), so its expectation stays 1 / S; eval is the identity (exactly 1 / S).
+    torch's module, built the same way, shows the same statistics."""
+    tl.manual_seed(0)
+    torch.manual_seed(0)
+    S = 40
+    for cls in (nn.MultiheadAttention, torch.nn.MultiheadAttention):
+        w = _weights_through_sdpa(cls, p, train=True, S=S)
+        zero = np.abs(w) < 1e-7
+        # 64 * 40 * 40 = 102400 Bernoulli(p) draws: the std of the fraction is < 0.0016
+        assert abs(zero.mean() - p) < 0.01, cls
+        np.testing.assert_allclose(w[~zero], 1 / (S * (1 - p)), rtol=1e-5)
+        # each row sums to (kept / (1 - p)) / S: mean 1, std sqrt(p / ((1 - p) S)) / sqrt(rows)
+        assert abs(w.sum(-1).mean() - 1) < 0.02, cls
+        np.testing.assert_allclose(_weights_through_sdpa(cls, p, train=False, S=S), 1 / S,
+                                   rtol=1e-5)
+    tl.manual_seed(1)
+    a = _weights_through_sdpa(nn.MultiheadAttention, p, train=True, S=S)
+    tl.manual_seed(1)
+    assert np.array_equal(a, _weights_through_sdpa(nn.MultiheadAttention, p, train=True, S=S))
 
 
 def test_encoder_layer_dropout_train_vs_eval():

@@ -8,6 +8,7 @@ A fortune file (the Debian package ``fortunes`` installs one per category under
 
 from __future__ import annotations
 
+import numbers
 import os
 import re
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from ..errors import ShapeError
 from .datasets import DatasetNotFoundError
 
 FORTUNE_DIRS = ("/usr/share/games/fortunes", "/usr/share/fortune", "/usr/share/fortunes")
@@ -121,8 +123,26 @@ class CharVocab:
         return np.fromiter((get(c, 0) for c in text), dtype=np.int64, count=len(text))
 
     def decode(self, ids) -> str:
-        """The text of a sequence of ids (a list, NumPy array or Tensor)."""
-        ids = ids.tolist() if hasattr(ids, "tolist") else list(ids)
+        """The text of a sequence of ids.
+
+        Args:
+            ids: a 1-D sequence of ints (a list, NumPy array or Tensor of shape (T,)); a single
+                id (a Python int or a 0-d array/Tensor) decodes to one character.
+
+        Returns:
+            The text, ``T`` characters long.
+        """
+        shape = tuple(ids.shape) if hasattr(ids, "shape") else None
+        if isinstance(ids, numbers.Integral) or shape == ():
+            ids = [int(ids)]  # one id, one character
+        elif shape is not None and len(shape) != 1:
+            raise ShapeError(f"CharVocab.decode: expected a 1-D sequence of ids (T,) or a single "
+                             f"id, got shape {shape}")
+        else:
+            ids = ids.tolist() if hasattr(ids, "tolist") else list(ids)
+        if any(isinstance(i, (list, tuple)) for i in ids):
+            raise ShapeError("CharVocab.decode: expected a 1-D sequence of ids (T,) or a single "
+                             "id, got a nested sequence")
         if any(not 0 <= i < len(self.chars) for i in ids):
             bad = next(i for i in ids if not 0 <= i < len(self.chars))
             raise IndexError(f"CharVocab.decode: id {bad} out of range for {len(self)} symbols")

@@ -10,8 +10,8 @@ from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss,
 from .module import Module
 from .parameter import Parameter
 from .normalization import BatchNorm1d, BatchNorm2d, LayerNorm
-from .transformer import (MultiheadAttention, TransformerEncoder,
-                          TransformerEncoderLayer)
+from .transformer import (MultiheadAttention, TransformerEncoder, TransformerEncoderLayer,
+                          generate_square_subsequent_mask)
 from .pooling import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AvgPool1d, AvgPool2d, MaxPool1d,
                       MaxPool2d)
 
@@ -24,4 +24,5 @@ __all__ += ["MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "MaxPool1d", "AvgPool
             "AdaptiveAvgPool1d"]
 __all__ += ["Conv1d", "Conv2d"]
 __all__ += ["Embedding"]
-__all__ += ["MultiheadAttention", "TransformerEncoderLayer", "TransformerEncoder"]
+__all__ += ["MultiheadAttention", "TransformerEncoderLayer", "TransformerEncoder",
+            "generate_square_subsequent_mask"]

@@ -153,8 +153,9 @@ def _check(query, key, value, attn_mask, dropout_p, is_causal, scale) -> None:
         if not isinstance(attn_mask, Tensor):
             raise TypeError(f"{op}: attn_mask must be a Tensor or None, got "
                             f"{type(attn_mask).__name__}")
-        if attn_mask.dtype is not dtypes.bool_ and attn_mask.dtype is not query.dtype:
-            raise DTypeError(f"{op}: attn_mask must be bool or have query's dtype "
+        # torch's rule: bool, float32 (any floating query) or exactly the query's dtype
+        if attn_mask.dtype not in (dtypes.bool_, dtypes.float32, query.dtype):
+            raise DTypeError(f"{op}: attn_mask must be bool, float32 or have query's dtype "
                              f"{query.dtype.name}, got {attn_mask.dtype.name}")
 
 
@@ -176,13 +177,15 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor,
         key: (..., S, E); leading dims broadcast with query's.
         value: (..., S, Ev).
         attn_mask: None, a bool mask (True = the key takes part) or a float mask added to the
-            scores; broadcastable to (..., L, S) without enlarging it.
+            scores; broadcastable to (..., L, S) without enlarging it. A float mask is float32
+            or of query's dtype (torch's rule; a float64 mask of a float32 query is an error).
         dropout_p: dropout probability applied to the attention weights (always, as torch's
             functional form: pass 0.0 in evaluation).
         is_causal: mask with the upper-left aligned lower triangle of an (L, S) matrix; no
             ``attn_mask`` may be given with it.
         scale: multiplies the scores; default ``1 / sqrt(E)``.
-        enable_gqa: let key/value have fewer heads (dim -3) than query; each is repeated.
+        enable_gqa: let key and value have fewer heads (dim -3) than query: each is repeated
+            (repeat_interleave) up to the query heads, key by hq / hk and value by hq / hv.
 
     Returns:
         (..., L, Ev). A query row whose keys are all masked gives 0 (and 0 gradients), as
@@ -190,12 +193,16 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor,
     """
     _check(query, key, value, attn_mask, dropout_p, is_causal, scale)
     op = "scaled_dot_product_attention"
-    if enable_gqa and query.ndim >= 3 and key.ndim >= 3 and query.shape[-3] != key.shape[-3]:
+    if enable_gqa and min(query.ndim, key.ndim, value.ndim) >= 3:
+        # as torch: key and value are repeated separately, by hq / hk and hq / hv
         hq, hk, hv = query.shape[-3], key.shape[-3], value.shape[-3]
-        if hk != hv or hq % hk:
-            raise ShapeError(f"{op}: enable_gqa needs query heads ({hq}) divisible by the key "
-                             f"heads ({hk}) and key and value with the same heads ({hv})")
-        key, value = _repeat_heads(key, hq // hk), _repeat_heads(value, hq // hk)
+        if hq % hk or hq % hv:
+            raise ShapeError(f"{op}: enable_gqa needs the query heads ({hq}) to be divisible by "
+                             f"the key heads ({hk}) and by the value heads ({hv})")
+        if hk != hq:
+            key = _repeat_heads(key, hq // hk)
+        if hv != hq:
+            value = _repeat_heads(value, hq // hv)
     L, S = query.shape[-2], key.shape[-2]
     scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else float(scale)
     try:
@@ -216,6 +223,10 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor,
                              f"broadcastable to the attention scores (..., L, S) = {score_shape}")
         if attn_mask.dtype is dtypes.bool_:
             masked = ~attn_mask._data
+        elif attn_mask.dtype is not query.dtype and query.dtype is not dtypes.float16:
+            # a float32 mask of a float64 query: a differentiable cast, so the mask's gradient
+            # keeps float32 (as torch's); a float16 query computes in float32 below
+            bias = attn_mask.to(query.dtype)
         else:
             bias = attn_mask
     if query.dtype is dtypes.float16:  # torch's CPU kernels accumulate half in float32 too

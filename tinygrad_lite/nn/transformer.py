@@ -29,7 +29,16 @@ _MHA = "MultiheadAttention"
 
 
 def generate_square_subsequent_mask(sz: int, device=None, dtype=None) -> Tensor:
-    """(sz, sz) float mask: 0 on and below the diagonal, -inf above (torch's causal mask)."""
+    """The causal mask for ``sz`` positions (torch's ``nn.Transformer``'s static method).
+
+    Args:
+        sz: the sequence length.
+        device: where the mask lives (default: the default device).
+        dtype: a floating dtype (default float32).
+
+    Returns:
+        (sz, sz) float mask: 0 on and below the diagonal, -inf above.
+    """
     mask = creation.zeros(sz, sz, device=device, dtype=dtype or dtypes.float32)
     xp = mask.device.xp
     mask._data[xp.triu(xp.ones((sz, sz), dtype=bool), k=1)] = -xp.inf
@@ -38,7 +47,7 @@ def generate_square_subsequent_mask(sz: int, device=None, dtype=None) -> Tensor:
 
 def _canonical_mask(mask, name: str, like: Tensor) -> Tensor | None:
     """A bool mask becomes an additive float mask of ``like``'s dtype (True -> -inf); a float
-    mask is used as is (it may require grad)."""
+    mask is used as is (it may require grad; its dtype is checked by ``_check_mask_dtype``)."""
     if mask is None:
         return None
     if not isinstance(mask, Tensor):
@@ -51,7 +60,20 @@ def _canonical_mask(mask, name: str, like: Tensor) -> Tensor | None:
     if mask.dtype.category != 2:
         raise DTypeError(f"{_MHA}: only bool and floating types of {name} are supported, got "
                          f"{mask.dtype.name}")
-    return mask if mask.dtype is like.dtype else mask.to(like.dtype)
+    return mask
+
+
+def _check_mask_dtype(mask: Tensor | None, name: str, query: Tensor, need_weights: bool) -> None:
+    """torch's dtype rules for a float mask that is used: with ``need_weights`` the scores are
+    computed here and torch's ``baddbmm`` needs the query's dtype; without, SDPA also takes a
+    float32 mask."""
+    if mask is None or mask.dtype is dtypes.bool_ or mask.dtype is query.dtype:
+        return
+    if need_weights or mask.dtype is not dtypes.float32:
+        rule = "query's dtype" if need_weights else "float32 or query's dtype"
+        raise DTypeError(f"{_MHA}: a float {name} must have {rule} {query.dtype.name}"
+                         f"{' with need_weights=True' if need_weights else ''}, got "
+                         f"{mask.dtype.name} (torch raises too)")
 
 
 def _shape_check(query, key, value, kpm, attn_mask, num_heads: int) -> bool:
@@ -172,24 +194,40 @@ class MultiheadAttention(Module):
                 is_causal: bool = False) -> tuple[Tensor, Tensor | None]:
         """Attend from ``query`` to ``key``/``value``.
 
+        E = embed_dim, L target and S source length, N batch, H = num_heads.
+
         Args:
+            query: (L, N, E), (N, L, E) with ``batch_first``, or unbatched (L, E).
+            key: (S, N, kdim), (N, S, kdim) with ``batch_first``, or unbatched (S, kdim).
+            value: (S, N, vdim), (N, S, vdim) with ``batch_first``, or unbatched (S, vdim);
+                query, key and value share one floating dtype.
             key_padding_mask: (N, S) (or (S,) unbatched); bool True (or a float -inf) marks a
                 key to ignore; a float mask is added to the scores.
-            attn_mask: (L, S) or (N * H, L, S); bool True = not allowed, float = added.
-                Merged with key_padding_mask by addition, as torch.
             need_weights: also return the attention weights (after dropout, as torch).
+            attn_mask: (L, S) or (N * H, L, S) ((H, L, S) unbatched); bool True = not
+                allowed, float = added. Merged with key_padding_mask by addition, as torch.
+                A float mask (either one) must have query's dtype with ``need_weights``, and
+                query's dtype or float32 without (torch's rules, both paths raise otherwise).
             average_attn_weights: average the returned weights over heads.
             is_causal: a hint that ``attn_mask`` is the causal mask; ``attn_mask`` is required
                 (torch's rule). Without padding mask and weights the causal mask is applied
-                in its place, as torch.
+                in its place and ``attn_mask`` is not read, as torch.
+
+        Returns:
+            ``(attn_output, attn_weights)``: attn_output has query's shape (last dim E);
+            attn_weights is (N, L, S) averaged over heads, or (N, H, L, S) with
+            ``average_attn_weights=False`` (no N for unbatched input), or None without
+            ``need_weights``.
         """
         batched = _shape_check(query, key, value, key_padding_mask, attn_mask, self.num_heads)
         kpm = _canonical_mask(key_padding_mask, "key_padding_mask", query)
         if is_causal and attn_mask is None:
             raise RuntimeError(f"{_MHA}: is_causal=True is only a hint and needs attn_mask; "
-                               "build one with generate_square_subsequent_mask(L)")
+                               "build one with tl.nn.generate_square_subsequent_mask(L)")
         causal = is_causal and kpm is None and not need_weights
         mask = None if causal else _canonical_mask(attn_mask, "attn_mask", query)
+        _check_mask_dtype(kpm, "key_padding_mask", query, need_weights)
+        _check_mask_dtype(mask, "attn_mask", query, need_weights)
         bf = self.batch_first or not batched
         if not batched:  # a batch of one, batch-first: no transposes
             query, key, value = query.unsqueeze(0), key.unsqueeze(0), value.unsqueeze(0)
@@ -310,9 +348,19 @@ class TransformerEncoderLayer(Module):
 
     def forward(self, src: Tensor, src_mask: Tensor | None = None,
                 src_key_padding_mask: Tensor | None = None, is_causal: bool = False) -> Tensor:
-        """``src_mask`` (S, S) or (N * nhead, S, S) and ``src_key_padding_mask`` (N, S) as
-        MultiheadAttention's attn_mask and key_padding_mask; ``is_causal`` hints that
-        ``src_mask`` is causal."""
+        """Self-attention and feed-forward blocks over ``src``.
+
+        Args:
+            src: (S, N, E), (N, S, E) with ``batch_first``, or unbatched (S, E).
+            src_mask: None, (S, S) or (N * nhead, S, S); MultiheadAttention's attn_mask
+                (bool True = not allowed, float = added to the scores).
+            src_key_padding_mask: None, (N, S) or unbatched (S,); MultiheadAttention's
+                key_padding_mask (bool True = padding).
+            is_causal: a hint that ``src_mask`` is the causal mask (then it is required).
+
+        Returns:
+            A tensor of ``src``'s shape and dtype.
+        """
         x = src
         if self.norm_first:
             x = x + self._sa_block(self.norm1(x), src_mask, src_key_padding_mask, is_causal)
