@@ -81,6 +81,48 @@ def test_classifier_pieces():
     assert np.bincount(yte).tolist() == [2, 1]
 
 
+def test_cooccurrence_embeddings_put_interchangeable_words_together():
+    # "cat" and "dog" appear in the same contexts, "stone" in others: PPMI-SVD vectors must make
+    # cat~dog far more similar than cat~stone (cosine), zero PAD/UNK rows, unit std, any dim.
+    rng = np.random.default_rng(0)
+    texts = []
+    for _ in range(200):
+        pet = rng.choice(["cat", "dog"])
+        texts.append(f"the {pet} eats food and sleeps on the sofa")
+        texts.append("a stone lies in the river bed under cold water")
+    vocab = clf.build_vocab(texts, size=50)
+    vec = clf.cooccurrence_embeddings(texts, vocab, dim=4, window=3)
+    assert vec.shape == (len(vocab) + 2, 4) and vec.dtype == np.float32
+    np.testing.assert_array_equal(vec[[clf.PAD, clf.UNK]], 0)
+    assert vec.std() == pytest.approx(1.0, rel=1e-5)
+
+    def cos(a, b):
+        u, v = vec[vocab[a]], vec[vocab[b]]
+        return float(u @ v / np.linalg.norm(u) / np.linalg.norm(v))
+
+    assert cos("cat", "dog") > 0.95 and cos("cat", "stone") < 0.5
+    wide = clf.cooccurrence_embeddings(texts, vocab, dim=64, window=2)  # dim > vocabulary
+    assert wide.shape == (len(vocab) + 2, 64) and np.isfinite(wide).all()
+
+
+def test_word_dropout_replaces_only_real_words_in_training_mode():
+    model = clf.EncoderClassifier(10, 2, 6, d_model=8, heads=2, word_dropout=0.5)
+    seen = []
+    model.tok.register_forward_hook(lambda m, inp, out: seen.append(inp[0].numpy().copy()))
+    ids = tl.tensor(np.array([[5, 6, 7, 8, 0, 0]] * 200))
+    tl.manual_seed(0)
+    model.train()
+    model(ids)
+    got = seen[-1]
+    assert (got[:, 4:] == clf.PAD).all()
+    replaced = got[:, :4] == clf.UNK
+    assert 0.45 < replaced.mean() < 0.55
+    assert ((got[:, :4] == ids.numpy()[:, :4]) | replaced).all()
+    model.eval()
+    model(ids)
+    np.testing.assert_array_equal(seen[-1], ids.numpy())
+
+
 def test_classifier_beats_the_majority_baseline(tiny_fortunes, capsys):
     results = clf.main(["--data-dir", str(tiny_fortunes), "--categories", "alpha,beta,gamma",
                         "--epochs", "4", "--batch-size", "8", "--length", "12", "--layers", "1",
