@@ -1,4 +1,4 @@
-"""Epoch time and memory of the MNIST examples' models: tinygrad_lite vs PyTorch on the CPU.
+"""Epoch time and memory of the MNIST examples' models: tinygrad_lite vs PyTorch, CPU or GPU.
 
 ``--model mlp`` (default): Linear(784, 128) -> ReLU -> Linear(128, 10); ``--model cnn``: the CNN of
 examples/mnist_cnn.py (bench/conv.py runs it too). Softmax cross-entropy, Adam(lr=1e-3), batch 64,
@@ -16,6 +16,10 @@ does not grow. Round i uses seed + i in both libraries; the test accuracy after 
     python bench/mnist_mlp.py                    # 3 rounds x 4 epochs (~4 minutes)
     python bench/mnist_mlp.py --model cnn --rounds 2 --epochs 3
     python bench/mnist_mlp.py --append-results   # also append the table to bench/RESULTS.md
+    python bench/mnist_mlp.py --device cuda      # both libraries on the GPU, data resident there
+
+With ``--device cuda`` both libraries hold the whole training set on the GPU (batches are device
+indexing, no host copies), and each epoch's time ends with a device synchronisation.
 """
 
 from __future__ import annotations
@@ -60,7 +64,8 @@ def load_arrays(train: bool = True, model: str = "mlp"):
     return x.numpy().reshape(len(ds), *((-1,) if model == "mlp" else (1, 28, 28))), y.numpy()
 
 
-def worker_tl(epochs: int, batch_size: int, seed: int, model_name: str = "mlp") -> dict:
+def worker_tl(epochs: int, batch_size: int, seed: int, model_name: str = "mlp",
+              device: str = "cpu") -> dict:
     sys.path.insert(0, str(ROOT / "examples"))
     import importlib
 
@@ -71,18 +76,22 @@ def worker_tl(epochs: int, batch_size: int, seed: int, model_name: str = "mlp") 
 
     x, y = load_arrays(model=model_name)
     tl.manual_seed(seed)
-    model = ex.build_model()
+    model = ex.build_model().to(device)
     opt = tl.optim.Adam(model.parameters(), lr=1e-3)
-    loader = tl.data.DataLoader(tl.data.TensorDataset(tl.from_numpy(x), tl.from_numpy(y)),
-                                batch_size=batch_size, shuffle=True, seed=seed)
+    data = tl.data.TensorDataset(tl.from_numpy(x).to(device), tl.from_numpy(y).to(device))
+    loader = tl.data.DataLoader(data, batch_size=batch_size, shuffle=True, seed=seed)
     xt, yt = load_arrays(train=False, model=model_name)
+    xt = tl.from_numpy(xt).to(device)
+    sync = tl.cuda.synchronize if device != "cpu" else (lambda: None)
     times, rss, losses, accs = [], [], [], []
     for _ in range(epochs):
+        sync()
         start = time.perf_counter()
         losses.append(training.train_epoch(model, opt, loader, progress=False))
+        sync()
         times.append(time.perf_counter() - start)
         rss.append(rss_mib())
-        accs.append(float((training.predict(model, tl.from_numpy(xt)) == yt).mean()))
+        accs.append(float((training.predict(model, xt) == yt).mean()))
     return {"times": times, "rss": rss, "losses": losses, "accs": accs, "peak": peak_rss_mib()}
 
 
@@ -97,23 +106,26 @@ def torch_model(name: str):
                          nn.Linear(576, 64), nn.ReLU(), nn.Linear(64, 10))
 
 
-def worker_torch(epochs: int, batch_size: int, seed: int, model_name: str = "mlp") -> dict:
+def worker_torch(epochs: int, batch_size: int, seed: int, model_name: str = "mlp",
+                 device: str = "cpu") -> dict:
     import torch
     import torch.nn.functional as F
 
     x, y = load_arrays(model=model_name)
-    x, y = torch.from_numpy(x), torch.from_numpy(y)
+    x, y = torch.from_numpy(x).to(device), torch.from_numpy(y).to(device)
     torch.manual_seed(seed)
-    model = torch_model(model_name)
+    model = torch_model(model_name).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     gen = torch.Generator().manual_seed(seed)
     xt, yt = load_arrays(train=False, model=model_name)
-    xt = torch.from_numpy(xt)
+    xt = torch.from_numpy(xt).to(device)
+    sync = torch.cuda.synchronize if device != "cpu" else (lambda: None)
     times, rss, losses, accs = [], [], [], []
     for _ in range(epochs):
+        sync()
         start = time.perf_counter()
         model.train()
-        perm = torch.randperm(x.shape[0], generator=gen)
+        perm = torch.randperm(x.shape[0], generator=gen).to(device)
         total, batches = None, 0
         for i in range(0, x.shape[0], batch_size):
             idx = perm[i:i + batch_size]
@@ -123,23 +135,35 @@ def worker_torch(epochs: int, batch_size: int, seed: int, model_name: str = "mlp
             opt.step()
             total = loss.detach() if total is None else total + loss.detach()
             batches += 1
-        losses.append(total.item() / batches)
+        losses.append(total.item() / batches)  # .item() waits for the GPU
+        sync()
         times.append(time.perf_counter() - start)
         rss.append(rss_mib())
         model.eval()
         with torch.no_grad():
             pred = torch.cat([model(xt[i:i + 1000]).argmax(1) for i in range(0, len(xt), 1000)])
-            accs.append(float((pred.numpy() == yt).mean()))
+            accs.append(float((pred.cpu().numpy() == yt).mean()))
     return {"times": times, "rss": rss, "losses": losses, "accs": accs, "peak": peak_rss_mib()}
 
 
 def run_worker(lib: str, args, seed: int) -> dict:
     cmd = [sys.executable, __file__, "--worker", lib, "--epochs", str(args.epochs),
-           "--batch-size", str(args.batch_size), "--seed", str(seed), "--model", args.model]
+           "--batch-size", str(args.batch_size), "--seed", str(seed), "--model", args.model,
+           "--device", args.device]
     out = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if out.returncode != 0:
         raise SystemExit(f"{lib} worker failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def gpu_name() -> str:
+    """The GPU's name (through torch, which both GPU workers need anyway)."""
+    try:
+        import torch
+
+        return torch.cuda.get_device_name(0)
+    except Exception as exc:  # report what was measured even if the name is unavailable
+        return f"name unavailable: {exc}"
 
 
 def report(runs: dict[str, list[dict]], args) -> str:
@@ -169,11 +193,14 @@ def report(runs: dict[str, list[dict]], args) -> str:
          f"{max(growth_t):+.1f}% (max)", ""),
     ]
     when = _dt.datetime.now().strftime("%Y-%m-%d %H:%M")
-    lines = [f"### MNIST {args.model.upper()} epoch, CPU — {when}", "",
+    where = "CPU" if args.device == "cpu" else f"GPU ({gpu_name()})"
+    lines = [f"### MNIST {args.model.upper()} epoch, {where} — {when}", "",
              f"- {versions_line()}", f"- {machine_line()}",
              f"- Fashion-MNIST train (60,000), batch {args.batch_size}, Adam 1e-3, float32; "
              f"{args.rounds} interleaved subprocess runs per library x {args.epochs} epochs "
-             f"(`bench/mnist_mlp.py --model {args.model}`)", "",
+             f"(`bench/mnist_mlp.py --model {args.model} --device {args.device}`)"
+             + ("; data resident on the GPU, epoch timed to a synchronisation"
+                if args.device != "cpu" else ""), "",
              "| measure | tl | torch | ratio tl/torch |", "|---|---:|---:|---:|"]
     lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
     lines.append("")
@@ -194,12 +221,13 @@ def main() -> None:
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--model", choices=["mlp", "cnn"], default="mlp")
+    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     p.add_argument("--worker", choices=["tl", "torch"], help=argparse.SUPPRESS)
     p.add_argument("--append-results", action="store_true")
     args = p.parse_args()
     if args.worker:
         fn = worker_tl if args.worker == "tl" else worker_torch
-        print(json.dumps(fn(args.epochs, args.batch_size, args.seed, args.model)))
+        print(json.dumps(fn(args.epochs, args.batch_size, args.seed, args.model, args.device)))
         return
     if args.epochs < 2:
         p.error("--epochs must be at least 2 (epoch 1 is warm-up)")
