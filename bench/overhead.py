@@ -1,8 +1,11 @@
-"""Per-op Python overhead: tinygrad_lite vs PyTorch (CPU) on tiny tensors.
+"""Per-op Python overhead: tinygrad_lite vs PyTorch on tiny tensors, on the CPU or on CUDA.
 
 On tensors this small the arithmetic is free; what is timed is the path from a Tensor method to the
 NumPy call and back through the graph (DESIGN §10). Each case is forward + backward unless its
-name says `fwd, no_grad`.
+name says `fwd, no_grad`. With `--device cuda` the same cases run on tiny GPU tensors (CuPy for us,
+torch's CUDA backend for torch): that times the launch overhead, i.e. Python plus the kernel
+launches; each batch of calls starts and ends with a device synchronisation (the library's own:
+`tl.cuda.synchronize()` / `torch.cuda.synchronize()`), so queued kernels are paid for in the batch.
 
 Method (DESIGN §8): both libraries run in this one process, after warm-up, in INTERLEAVED batches
 (tl, torch, torch, tl, ... so drift and turbo states hit both equally); each batch times `n` calls
@@ -11,6 +14,7 @@ batches and the ratio tl / torch. torch keeps its default thread settings (repor
 
     python bench/overhead.py                   # print the table (< 1 minute)
     python bench/overhead.py --append-results  # also append it to bench/RESULTS.md
+    python bench/overhead.py --device cuda     # launch overhead on the GPU (needs CuPy)
 """
 
 from __future__ import annotations
@@ -49,22 +53,26 @@ def chain(x, lib):
     return y
 
 
-def make_cases(lib) -> tuple[dict[str, Callable[[], None]], dict[str, object]]:
-    """Closures that run one forward+backward (or forward-only) of each case with `lib`,
-    and the leaf tensors they write gradients into (for the correctness check)."""
+def make_cases(lib, device: str = "cpu") -> tuple[dict[str, Callable[[], None]],
+                                                   dict[str, object]]:
+    """Closures that run one forward+backward (or forward-only) of each case with `lib` on
+    `device`, and the leaf tensors they write gradients into (for the correctness check)."""
     rng = np.random.default_rng(0)
     v16 = rng.standard_normal(16).astype(np.float32)
     w16 = rng.standard_normal(16).astype(np.float32)
     m8a = rng.standard_normal((8, 8)).astype(np.float32)
     m8b = rng.standard_normal((8, 8)).astype(np.float32)
 
-    a = lib.tensor(v16.copy(), requires_grad=True)
-    b = lib.tensor(w16.copy(), requires_grad=True)
-    ma = lib.tensor(m8a.copy(), requires_grad=True)
-    mb = lib.tensor(m8b.copy(), requires_grad=True)
-    g16 = lib.tensor(np.ones(16, dtype=np.float32))
-    g8 = lib.tensor(np.ones(8, dtype=np.float32))
-    g88 = lib.tensor(np.ones((8, 8), dtype=np.float32))
+    def tensor(array, requires_grad=False):
+        return lib.tensor(array.copy(), device=device, requires_grad=requires_grad)
+
+    a = tensor(v16, requires_grad=True)
+    b = tensor(w16, requires_grad=True)
+    ma = tensor(m8a, requires_grad=True)
+    mb = tensor(m8b, requires_grad=True)
+    g16 = tensor(np.ones(16, dtype=np.float32))
+    g8 = tensor(np.ones(8, dtype=np.float32))
+    g88 = tensor(np.ones((8, 8), dtype=np.float32))
     no_grad = lib.no_grad
 
     def add():
@@ -140,51 +148,79 @@ def check_same_work(name, ours_fn, torch_fn, ours_leaves, torch_leaves) -> None:
                     f"{name}: tinygrad_lite wrote a gradient into {key}, torch did not"
                 )
             continue
-        if got is None or not np.allclose(got.numpy(), ref.grad.numpy(), rtol=1e-4, atol=1e-5):
+        if got is None or not np.allclose(got.cpu().numpy(), ref.grad.cpu().numpy(), rtol=1e-4,
+                                          atol=1e-5):
             raise SystemExit(f"{name}: gradient of {key} differs from torch's")
 
 
-def time_batch(fn: Callable[[], None], n: int) -> float:
-    """Mean nanoseconds per call over one batch of n calls."""
+def _no_sync() -> None:
+    pass
+
+
+def time_batch(fn: Callable[[], None], n: int, sync: Callable[[], None] = _no_sync) -> float:
+    """Mean nanoseconds per call over one batch of n calls; ``sync`` (a device synchronisation
+    on CUDA) runs before the clock starts and before it stops, so the batch pays for every
+    kernel it queued."""
+    sync()
     start = time.perf_counter_ns()
     for _ in range(n):
         fn()
+    sync()
     return (time.perf_counter_ns() - start) / n
 
 
-def calibrate(fns: list[Callable[[], None]], target_ns: float) -> int:
+def calibrate(fns: list[Callable[[], None]], target_ns: float, syncs) -> int:
     """Calls per batch so that the slower library's batch takes about target_ns."""
-    slowest = max(time_batch(fn, 5) for fn in fns)
+    slowest = max(time_batch(fn, 5, sync) for fn, sync in zip(fns, syncs))
     return max(1, int(target_ns / max(slowest, 1.0)))
 
 
-def measure(tl_fn, torch_fn, rounds: int, batch_ns: float) -> tuple[float, float]:
-    """Median per-call microseconds (tl, torch), interleaved batches."""
-    for _ in range(3):  # warm-up: caches, allocator, lazy imports, numba dispatch
-        time_batch(tl_fn, 20)
-        time_batch(torch_fn, 20)
-    n = calibrate([tl_fn, torch_fn], batch_ns)
+def measure(tl_fn, torch_fn, rounds: int, batch_ns: float,
+            syncs=(_no_sync, _no_sync)) -> tuple[float, float]:
+    """Median per-call microseconds (tl, torch), interleaved batches; ``syncs`` are the two
+    libraries' device synchronisations (no-ops on the CPU)."""
+    tl_sync, torch_sync = syncs
+    for _ in range(3):  # warm-up: caches, allocator, lazy imports, numba / CUDA kernel compiles
+        time_batch(tl_fn, 20, tl_sync)
+        time_batch(torch_fn, 20, torch_sync)
+    n = calibrate([tl_fn, torch_fn], batch_ns, syncs)
     ours, theirs = [], []
     for r in range(rounds):
         order = (
-            ((tl_fn, ours), (torch_fn, theirs))
+            ((tl_fn, ours, tl_sync), (torch_fn, theirs, torch_sync))
             if r % 2 == 0
-            else ((torch_fn, theirs), (tl_fn, ours))
+            else ((torch_fn, theirs, torch_sync), (tl_fn, ours, tl_sync))
         )
-        for fn, sink in order:
-            sink.append(time_batch(fn, n))
+        for fn, sink, sync in order:
+            sink.append(time_batch(fn, n, sync))
     return statistics.median(ours) / 1e3, statistics.median(theirs) / 1e3
 
 
-def header() -> str:
-    return "\n".join([
-        f"### Per-op overhead, CPU — {_dt.datetime.now().strftime('%Y-%m-%d %H:%M')}",
+def gpu_line() -> str:
+    """The GPU and the CUDA-side versions, for the header of a --device cuda run."""
+    import cupy
+
+    props = cupy.cuda.runtime.getDeviceProperties(0)
+    name = props["name"].decode() if isinstance(props["name"], bytes) else props["name"]
+    return (f"GPU: {name}; cupy {cupy.__version__}, CUDA runtime "
+            f"{cupy.cuda.runtime.runtimeGetVersion()}, torch CUDA {torch.version.cuda}")
+
+
+def header(device: str = "cpu") -> str:
+    lines = [
+        f"### Per-op overhead, {device.upper()} — {_dt.datetime.now().strftime('%Y-%m-%d %H:%M')}",
         "",
         f"- {versions_line()}",
         f"- {machine_line()}",
-        "- tiny float32 tensors; forward+backward unless marked; interleaved batches, "
-        "median per call (`bench/overhead.py`)",
-    ])
+    ]
+    if device == "cuda":
+        lines += [f"- {gpu_line()}",
+                  "- tiny float32 GPU tensors; each batch of calls is bracketed by a device "
+                  "synchronisation (launch overhead + kernel time)"]
+    lines.append("- tiny float32 tensors; forward+backward unless marked; interleaved batches, "
+                 "median per call (`bench/overhead.py" + (" --device cuda" if device == "cuda"
+                                                          else "") + "`)")
+    return "\n".join(lines)
 
 
 def table(rows: list[tuple[str, float, float]]) -> str:
@@ -199,19 +235,33 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=41, help="interleaved batches per library")
     parser.add_argument("--batch-ms", type=float, default=8.0, help="target duration of one batch")
     parser.add_argument("--append-results", action="store_true", help="append to bench/RESULTS.md")
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
+                        help="where the tiny tensors live (cuda: launch overhead vs torch.cuda)")
     args = parser.parse_args()
 
-    (ours_cases, ours_leaves), (torch_cases, torch_leaves) = make_cases(tl), make_cases(torch)
+    syncs = (_no_sync, _no_sync)
+    if args.device == "cuda":
+        try:
+            tl.device("cuda")
+        except RuntimeError as exc:
+            raise SystemExit(f"error: --device cuda: {exc}") from None
+        if not torch.cuda.is_available():
+            raise SystemExit("error: --device cuda: this torch build sees no GPU (the reference "
+                             "needs torch with CUDA)")
+        syncs = (tl.cuda.synchronize, torch.cuda.synchronize)
+
+    (ours_cases, ours_leaves) = make_cases(tl, args.device)
+    (torch_cases, torch_leaves) = make_cases(torch, args.device)
     rows = []
     for name in ours_cases:
         check_same_work(name, ours_cases[name], torch_cases[name], ours_leaves, torch_leaves)
         t_ours, t_torch = measure(
-            ours_cases[name], torch_cases[name], args.rounds, args.batch_ms * 1e6
+            ours_cases[name], torch_cases[name], args.rounds, args.batch_ms * 1e6, syncs
         )
         rows.append((name, t_ours, t_torch))
         print(f"  {name}: tl {t_ours:.1f} µs, torch {t_torch:.1f} µs", file=sys.stderr, flush=True)
 
-    report = header() + "\n\n" + table(rows) + "\n"
+    report = header(args.device) + "\n\n" + table(rows) + "\n"
     print(report)
     if args.append_results:
         append_results(report)
