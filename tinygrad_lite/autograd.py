@@ -325,6 +325,7 @@ class Primitive(Function):
                         f"{cls.__name__.lower()}: expected all tensors on the same device, got "
                         f"{device} and {t._device}")
             out = cls.forward(node, *[t._data for t in inputs], **kwargs)
+        device = node.device  # a transfer (ToDevice) moves its node to the output's device
         if _mode.enabled:
             needs = tuple([t._requires_grad for t in inputs])
             if True in needs:

@@ -88,6 +88,8 @@ class InplaceMixin:
         """Copy ``src`` (broadcast and cast to this dtype) into this tensor; grads flow to src."""
         if not isinstance(src, autograd.Tensor):
             src = autograd.Tensor(src, device=self._device)
+        elif src._device is not self._device:  # torch copies across devices (differentiably)
+            src = src.to(self._device)
         if src.shape != self.shape:
             from .ops._base import broadcast_shape
 

@@ -234,7 +234,7 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor,
             query.float(), key.float(), value.float(),
             attn_mask if bias is None else bias.float(), dropout_p, is_causal, scale)
         return out.half()
-    scores = MatMul.apply(query, key.mT)
+    scores = MatMul.apply(query, key, trans_b=True)
     attn = (MaskedSoftmax.apply(scores, scale=scale, masked=masked, causal=is_causal)
             if bias is None else MaskedSoftmax.apply(scores, bias, scale=scale, masked=masked))
     if dropout_p > 0.0:

@@ -27,11 +27,11 @@ _NUMBERS = (float, int)  # not bool: True + x promotes differently
 def operands(a, b, op: str, ref: Tensor | None = None) -> tuple[Tensor, Tensor]:
     """Promote two operands (Tensors or Python scalars) to their torch result dtype."""
     if isinstance(a, Tensor) and isinstance(b, Tensor):
-        if a.dtype is b.dtype:
-            return a, b
-        if a._device is not b._device:
+        if a._device is not b._device:  # checked here too: comparisons are no Primitive
             raise RuntimeError(f"{op}: expected all tensors on the same device, got {a._device} "
                                f"and {b._device}")
+        if a.dtype is b.dtype:
+            return a, b
     elif type(b) in _NUMBERS and isinstance(a, Tensor) and a.dtype.category == 2:
         # the most common mixed cases (x * 0.5, 1 - x): a Python number never changes a
         # floating dtype

@@ -14,7 +14,7 @@ made of the other two: for an upstream ``u``,
 
 Padding is carried as ``((top, bottom), (left, right))`` so torch's asymmetric ``"same"``
 padding needs no extra pad op. The array work happens in the device entry points
-``conv2d_forward`` / ``conv2d_backward_data`` / ``conv2d_backward_weight`` (device.py), whose
+``conv2d_forward`` / ``conv2d_backward_data`` / ``conv2d_backward_weight`` (device/), whose
 xp-generic bodies are the ``*_reference`` drivers in ``conv_reference.py``: im2col + GEMM
 (+ col2im), with the im2col/col2im pair pluggable so the CPU device runs the same GEMM code with
 its Numba kernels.

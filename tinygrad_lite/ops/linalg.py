@@ -1,7 +1,8 @@
 """Matrix multiplication with torch.matmul's rules (1-D operands, broadcast batch dims).
 
-The primitive handles operands with at least 2 dims; 1-D operands are reshaped around it. On
-the CPU the product is NumPy's BLAS; backward is two more matmuls (so it differentiates again).
+The primitive handles operands with at least 2 dims; 1-D operands are reshaped around it. The
+product is the device's ``matmul`` (NumPy's BLAS on the CPU; our SGEMM for float32 on CUDA);
+backward is two more matmuls with transpose flags (so it differentiates again).
 """
 
 from __future__ import annotations
@@ -12,17 +13,37 @@ from ._base import Tensor, broadcast_shape, unbroadcast
 
 
 class MatMul(Primitive):
+    """``op(a) @ op(b)``; ``trans_a`` / ``trans_b`` mean the operand is stored transposed (its
+    last two dims swapped), so backward passes flags instead of materialising transposes."""
+
+    __slots__ = ("trans_a", "trans_b")
     saves_inputs = (0, 1)
 
-    def forward(ctx, a, b):
-        return ctx.device.xp.matmul(a, b)
+    def forward(ctx, a, b, trans_a: bool = False, trans_b: bool = False):
+        ctx.trans_a, ctx.trans_b = trans_a, trans_b
+        return ctx.device.matmul(a, b, trans_a, trans_b)
 
     def backward(ctx, g):
         a, b = ctx.inputs
+        ta, tb = ctx.trans_a, ctx.trans_b
         na, nb = ctx.needs_input_grad
-        # operands are known to be valid here: skip matmul()'s checks
-        return (unbroadcast(MatMul.apply(g, b.mT), a.shape) if na else None,
-                unbroadcast(MatMul.apply(a.mT, g), b.shape) if nb else None)
+        # With C = op(a) op(b): d op(a) = g op(b)^T and d op(b) = op(a)^T g; a stored
+        # transposed operand gets the transpose of that, written as a product with flags.
+        ga = gb = None
+        if na:
+            ga = (MatMul.apply(b, g, trans_a=tb, trans_b=True) if ta else
+                  MatMul.apply(g, b, trans_b=not tb))
+            ga = unbroadcast(ga, a.shape)
+        if nb:
+            a2, g2 = a, g
+            if b.ndim == 2 and a.ndim > 2 and not ta:
+                # x (..., M, K) @ W: one (prod(...) * M)-row GEMM instead of a batch of
+                # products summed afterwards
+                a2, g2 = a.reshape(-1, a.shape[-1]), g.reshape(-1, g.shape[-1])
+            gb = (MatMul.apply(g2, a2, trans_a=True, trans_b=ta) if tb else
+                  MatMul.apply(a2, g2, trans_a=not ta))
+            gb = unbroadcast(gb, b.shape)
+        return ga, gb
 
 
 def matmul(a: Tensor, b: Tensor) -> Tensor:
@@ -60,13 +81,13 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
 class Linear(Primitive):
     """y = x @ w.T + b in one node (torch's addmm); x (..., in), w (out, in), b (out,) or None.
 
-    BLAS reads ``w.T`` through its transpose flag, so no transposed copy is made.
+    The device's matmul reads ``w`` through a transpose flag, so no transposed copy is made.
     """
 
     saves_inputs = (0, 1)
 
     def forward(ctx, x, w, b=None):
-        out = x @ w.T
+        out = ctx.device.matmul(x, w, trans_b=True)
         if b is not None:
             out += b
         return out
@@ -79,7 +100,7 @@ class Linear(Primitive):
         if need[1]:
             g2, x2 = (g, x) if g.ndim == 2 else (g.reshape(-1, g.shape[-1]),
                                                  x.reshape(-1, x.shape[-1]))
-            gw = MatMul.apply(g2.mT, x2)
+            gw = MatMul.apply(g2, x2, trans_a=True)
         if len(need) > 2 and need[2]:
             gb = g.sum(tuple(range(g.ndim - 1))) if g.ndim > 1 else g
         return (gx, gw, gb) if len(need) > 2 else (gx, gw)

@@ -146,9 +146,10 @@ def _check_unsupported(name: str, group: dict[str, Any]) -> None:
 
 
 def adam_reference(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, scalars, maximize: bool,
-                   decay_mode: int, amsgrad: bool) -> None:
-    """The Adam update with array operations (NumPy or CuPy), in place; the device-generic
-    version of ``kernels/cpu/optim.adam_update`` (same arguments, arrays of any layout)."""
+                   decay_mode: int, amsgrad: bool, xp=np) -> None:
+    """The Adam update with array operations (``xp``: NumPy or CuPy), in place; the
+    device-generic version of ``kernels/cpu/optim.adam_update`` (same arguments, arrays of any
+    layout)."""
     wd, decay, w1, beta2, omb2, bc2_sqrt, eps, neg_step = _as_param_dtype(param, scalars)
     g = -grad if maximize else grad
     if decay_mode == DECOUPLED_DECAY:
@@ -159,7 +160,7 @@ def adam_reference(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, scalars, ma
     exp_avg_sq *= beta2
     exp_avg_sq += omb2 * g * g
     if amsgrad:
-        np.maximum(max_exp_avg_sq, exp_avg_sq, out=max_exp_avg_sq)
-    denom = np.sqrt(max_exp_avg_sq if amsgrad else exp_avg_sq) / bc2_sqrt
+        xp.maximum(max_exp_avg_sq, exp_avg_sq, out=max_exp_avg_sq)
+    denom = xp.sqrt(max_exp_avg_sq if amsgrad else exp_avg_sq) / bc2_sqrt
     denom += eps
     param += neg_step * exp_avg / denom

@@ -93,8 +93,8 @@ def _init_state(state: dict, p: Tensor, momentum: float, centered: bool) -> None
 
 
 def rmsprop_reference(param, grad, square_avg, grad_avg, momentum_buffer, scalars,
-                      maximize: bool) -> None:
-    """The RMSprop update with array operations (NumPy or CuPy), in place.
+                      maximize: bool, xp=np) -> None:
+    """The RMSprop update with array operations (``xp``: NumPy or CuPy), in place.
 
     Args:
         param, square_avg: arrays of one shape and dtype.
@@ -103,6 +103,7 @@ def rmsprop_reference(param, grad, square_avg, grad_avg, momentum_buffer, scalar
         momentum_buffer: the momentum buffer, or None without momentum.
         scalars: (weight_decay, alpha, 1 - alpha, eps, momentum, -lr) as Python floats.
         maximize: negate the gradient.
+        xp: the arrays' module.
     """
     wd, alpha, oma, eps, momentum, neg_lr = _as_param_dtype(param, scalars)
     g = -grad if maximize else grad
@@ -112,9 +113,9 @@ def rmsprop_reference(param, grad, square_avg, grad_avg, momentum_buffer, scalar
     square_avg += oma * g * g
     if grad_avg is not None:
         _lerp_(grad_avg, g, oma)
-        avg = np.sqrt(square_avg + (-grad_avg) * grad_avg)  # addcmul(m, m, value=-1)
+        avg = xp.sqrt(square_avg + (-grad_avg) * grad_avg)  # addcmul(m, m, value=-1)
     else:
-        avg = np.sqrt(square_avg)
+        avg = xp.sqrt(square_avg)
     avg += eps
     if momentum_buffer is not None:
         momentum_buffer *= momentum
