@@ -28,6 +28,10 @@ from pathlib import Path
 
 import numpy as np
 
+# cuBLAS in plain FP32 (no TF32 tensor cores), like our kernel; CuPy reads this when it is
+# imported, which happens after this line. (CuPy's default is already 0; this pins it.)
+os.environ["CUPY_TF32"] = "0"
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 

@@ -36,3 +36,8 @@ __all__ = ["Tensor", "Device", "tensor", "no_grad", "enable_grad", "set_grad_ena
            "randn", "randint", "zeros_like", "ones_like", "empty_like", "full_like", "rand_like",
            "randn_like", "from_numpy", "from_dlpack", "manual_seed"]
 __version__ = "0.1.0"
+
+from ._checkout import map_kernels_folder  # noqa: E402
+
+map_kernels_folder()  # before any kernel is imported (they load lazily)
+del map_kernels_folder
