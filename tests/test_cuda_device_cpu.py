@@ -62,7 +62,31 @@ def _fake_cupy(count: int = 1, error: Exception | None = None) -> types.ModuleTy
     fake.random = np.random
     fake.asnumpy = lambda a: np.array(a, copy=True)  # a real transfer copies
     fake.asarray = lambda a, dtype=None: np.array(a, dtype=dtype, copy=True)
+    # DLPack import: a FakeGPUArray gives its memory (zero copy), host arrays go to NumPy
+    fake.from_dlpack = lambda a: a._array if isinstance(a, FakeGPUArray) else np.from_dlpack(a)
     return fake
+
+
+class FakeGPUArray:
+    """A CuPy array or torch CUDA tensor as our code sees one: DLPack device type 2 (CUDA), and
+    no implicit host conversion (``np.array(x)`` raises, as CuPy and torch do for GPU memory)."""
+
+    def __init__(self, array: np.ndarray, index: int = 0, grad: bool = False):
+        self._array, self._index, self._grad = array, index, grad
+
+    def __dlpack_device__(self):
+        return (2, self._index)
+
+    def __dlpack__(self, *, stream=None):
+        if self._grad:  # torch refuses to export a tensor that requires grad
+            raise RuntimeError("Can't export tensors that require gradient, use tensor.detach()")
+        raise BufferError("only the fake cupy.from_dlpack reads this array")
+
+    def detach(self):
+        return FakeGPUArray(self._array, self._index)
+
+    def __array__(self, *args, **kwargs):
+        raise TypeError("Implicit conversion to a NumPy array is not allowed")
 
 
 @pytest.fixture
@@ -334,3 +358,162 @@ def test_dlpack_unknown_device_type():
 
     with pytest.raises(RuntimeError, match="unsupported DLPack device type 8"):
         tl.from_dlpack(Foreign())
+
+
+def test_dlpack_forwards_protocol_keywords():
+    class Recorder:  # a backend array whose __dlpack__ records what it was asked
+        def __init__(self):
+            self.calls = []
+
+        def __dlpack__(self, **kwargs):
+            self.calls.append(kwargs)
+            return "capsule"
+
+    t = tl.tensor([1.0, 2.0])
+    rec = t._data = Recorder()
+    assert t.__dlpack__() == "capsule" and t.__dlpack__(stream=None) == "capsule"
+    t.__dlpack__(stream=7, max_version=(1, 0), dl_device=(2, 0), copy=False)
+    assert rec.calls == [{}, {}, {"stream": 7, "max_version": (1, 0), "dl_device": (2, 0),
+                                  "copy": False}]
+
+
+def test_torch_from_dlpack_shares_memory_and_honours_copy():
+    t = tl.tensor([[1.0, 2.0], [3.0, 4.0]])
+    shared = torch.from_dlpack(t)  # the newer protocol: max_version, dl_device, copy
+    shared[0, 1] = -5.0
+    assert t[0, 1].item() == -5.0
+    copied = torch.from_dlpack(t, copy=True)
+    copied[1, 1] = 100.0
+    assert t[1, 1].item() == 4.0 and copied.tolist() == [[1.0, -5.0], [3.0, 100.0]]
+
+
+# ---- foreign GPU arrays (CuPy, torch CUDA) -----------------------------------------------------
+def test_tensor_from_foreign_gpu_array_copies_through_dlpack(fake_cuda):
+    src = np.arange(6, dtype=np.float64).reshape(2, 3)
+    on_gpu = tl.tensor(FakeGPUArray(src), device="cuda")  # no np.array(src): it would raise
+    assert on_gpu.device is fake_cuda and on_gpu.dtype is tl.float64
+    assert not np.shares_memory(on_gpu._data, src)  # tl.tensor copies, like torch.tensor
+    np.testing.assert_array_equal(on_gpu.numpy(), src)
+    on_cpu = tl.tensor(FakeGPUArray(src, grad=True), dtype=tl.float32, requires_grad=True)
+    assert on_cpu.device == "cpu" and on_cpu.dtype is tl.float32 and on_cpu.requires_grad
+    assert not np.shares_memory(on_cpu._data, src)
+    np.testing.assert_array_equal(on_cpu.detach().numpy(), src.astype(np.float32))
+    ints = tl.tensor(FakeGPUArray(np.array([3, 1], dtype=np.int32)), dtype=tl.int64,
+                     device="cuda")
+    assert ints.dtype is tl.int64 and ints.tolist() == [3, 1]
+
+
+def test_tensor_from_our_gpu_tensor_copies(fake_cuda):
+    a = tl.tensor([1.0, 2.0], device="cuda")
+    b = tl.tensor(a, device="cuda")
+    assert b.device is fake_cuda and not np.shares_memory(a._data, b._data)
+    c = tl.tensor(a, dtype=tl.float16)
+    assert c.device == "cpu" and c.dtype is tl.float16 and c.tolist() == [1.0, 2.0]
+
+
+def test_foreign_gpu_array_on_another_gpu(monkeypatch, registry):
+    for name in ("cuda", "cuda:0", "cuda:1"):
+        registry.pop(name, None)
+    monkeypatch.setitem(sys.modules, "cupy", _fake_cupy(count=2))
+    src = np.array([1.5, -2.5], dtype=np.float32)
+    t = tl.tensor(FakeGPUArray(src, index=1), device="cuda:0")
+    assert t.device is tl.device("cuda:0") and t.tolist() == [1.5, -2.5]
+    assert not np.shares_memory(t._data, src)
+
+
+def test_foreign_gpu_array_without_cupy(monkeypatch, registry):
+    monkeypatch.setitem(sys.modules, "cupy", None)
+    for name in ("cuda", "cuda:0"):
+        registry.pop(name, None)
+    with pytest.raises(RuntimeError, match="CuPy is not installed"):
+        tl.tensor(FakeGPUArray(np.zeros(2)))
+
+
+def test_host_inputs_unchanged_by_gpu_path():
+    a = np.array([1.0, 2.0])
+    assert tl.tensor(a).dtype is tl.float64 and not np.shares_memory(tl.tensor(a)._data, a)
+    assert tl.tensor(torch.tensor([1, 2])).dtype is tl.int64
+    assert tl.tensor(torch.ones(2, requires_grad=True)).tolist() == [1.0, 1.0]
+    assert tl.tensor([1.0, 2.0]).dtype is tl.float32
+
+
+# ---- checkpoints into modules and optimisers on cuda -------------------------------------------
+def test_module_load_state_dict_from_cpu_into_cuda(fake_cuda, sgemm_calls, tmp_path):
+    tl.manual_seed(1)
+    cpu_model = tl.nn.Linear(3, 2)
+    model = tl.nn.Linear(3, 2).to("cuda")
+    weight = model.weight
+    tl.save(cpu_model.state_dict(), tmp_path / "m.safetensors")
+    model.load_state_dict(tl.load(tmp_path / "m.safetensors"))  # CPU tensors
+    assert model.weight is weight and weight.device is fake_cuda and weight.dtype is tl.float32
+    assert_close(model.weight.detach().cpu(), cpu_model.weight.detach())
+    w64 = np.full((2, 3), 0.5)  # NumPy, float64: cast to the parameter's float32
+    model.load_state_dict({"weight": w64, "bias": torch.tensor([1.0, 2.0])})
+    assert weight.device is fake_cuda and weight.dtype is tl.float32
+    assert weight.tolist() == [[0.5] * 3] * 2 and model.bias.tolist() == [1.0, 2.0]
+    model.load_state_dict({"weight": FakeGPUArray(np.ones((2, 3), np.float32), grad=True),
+                           "bias": FakeGPUArray(np.zeros(2, np.float32))})
+    assert weight.device is fake_cuda and weight.tolist() == [[1.0] * 3] * 2
+    x = tl.randn(4, 3, device="cuda")
+    assert model(x).device is fake_cuda
+
+
+def _trained_adam(device, steps=2):
+    tl.manual_seed(2)
+    model = tl.nn.Linear(3, 2).to(device)
+    opt = tl.optim.Adam(model.parameters(), lr=0.1)
+    for _ in range(steps):
+        opt.zero_grad()
+        model(tl.ones(5, 3, device=device)).square().mean().backward()
+        opt.step()
+    return model, opt
+
+
+def test_optimizer_load_state_dict_from_cpu_into_cuda(fake_cuda, sgemm_calls, tmp_path):
+    cpu_model, cpu_opt = _trained_adam("cpu")
+    model, opt = _trained_adam("cuda", steps=0)
+    model.load_state_dict(cpu_model.state_dict())
+    tl.save(cpu_opt.state_dict(), tmp_path / "opt.safetensors")
+    opt.load_state_dict(tl.load(tmp_path / "opt.safetensors"))  # state on the CPU
+    for p in model.parameters():
+        state = opt.state[p]
+        assert state["exp_avg"].device is fake_cuda and state["exp_avg_sq"].device is fake_cuda
+        assert state["exp_avg"].dtype is p.dtype
+        assert state["step"].device == "cpu" and state["step"].item() == 2
+    for m, o in ((cpu_model, cpu_opt), (model, opt)):  # one more step agrees on both
+        o.zero_grad()
+        m(tl.ones(5, 3, device=m.weight.device)).square().mean().backward()
+        o.step()
+    assert model.weight.device is fake_cuda
+    assert_close(model.weight.detach().cpu(), cpu_model.weight.detach())
+
+
+def test_optimizer_load_state_dict_foreign_and_gpu_step(fake_cuda, sgemm_calls):
+    model, opt = _trained_adam("cuda", steps=0)
+    w, b = model.weight, model.bias
+    saved = {"state": {0: {"step": tl.tensor(3.0, device="cuda"),
+                           "exp_avg": torch.ones(2, 3, dtype=torch.float64),
+                           "exp_avg_sq": FakeGPUArray(np.full((2, 3), 2.0, np.float32))},
+                       1: {"step": FakeGPUArray(np.array(3.0, np.float32)),
+                           "exp_avg": np.zeros(2), "exp_avg_sq": np.ones(2)}},
+             "param_groups": opt.state_dict()["param_groups"]}
+    opt.load_state_dict(saved)
+    assert opt.state[w]["exp_avg"].device is fake_cuda and opt.state[w]["exp_avg"].dtype is \
+        tl.float32
+    assert opt.state[w]["exp_avg_sq"].tolist() == [[2.0] * 3] * 2
+    assert opt.state[b]["exp_avg"].device is fake_cuda
+    for p in (w, b):  # step comes to the CPU, where the optimiser reads it every step
+        assert opt.state[p]["step"].device == "cpu" and opt.state[p]["step"].item() == 3.0
+    model(tl.ones(1, 3, device="cuda")).sum().backward()
+    opt.step()
+    assert opt.state[w]["step"].item() == 4.0 and w.device is fake_cuda
+
+
+def test_tensor_from_tensor_copies_contiguous(fake_cuda):
+    x = tl.arange(6.0).reshape(2, 3)
+    for device in ("cpu", "cuda"):
+        y = tl.tensor(x.mT, device=device)
+        assert y.device == device and y.is_contiguous() and y.tolist() == x.mT.tolist()
+        assert not np.shares_memory(y._data, x._data)
+    z = tl.tensor(x.cuda().mT, dtype=tl.int32, device="cuda")
+    assert z.is_contiguous() and z.dtype is tl.int32 and z.tolist() == [[0, 3], [1, 4], [2, 5]]

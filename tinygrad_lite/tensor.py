@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import autograd, dtypes
-from .device import Device, get_device
+from .device import Device, dlpack_device, get_device
 from .dtypes import DType
 from .errors import DTypeError
 from .tensor_inplace import InplaceMixin
@@ -38,8 +38,10 @@ class Tensor(MathMixin, ReduceMixin, MovementMixin, InplaceMixin):
     def __init__(self, data, dtype=None, device=None, requires_grad: bool = False):
         dev = get_device(device)
         dt = None if dtype is None else dtypes.to_dtype(dtype, "tensor")
-        array = _to_numpy(data, dt)
-        self._data = dev.from_numpy(array)
+        array = _copy_array(data, dev, dt)
+        if array is None:  # lists, scalars, host arrays: through NumPy
+            array = dev.from_numpy(_to_numpy(data, dt))
+        self._data = array
         self._device = dev
         self.dtype = dtypes.from_numpy_dtype(array.dtype, "tensor")
         self._node = None
@@ -225,8 +227,17 @@ class Tensor(MathMixin, ReduceMixin, MovementMixin, InplaceMixin):
             array = array.astype(dtype, copy=bool(copy))
         return array.copy() if copy and dtype is None else array
 
-    def __dlpack__(self, *args, **kwargs):
-        return self._data.__dlpack__(*args, **kwargs)
+    def __dlpack__(self, *, stream=None, max_version=None, dl_device=None, copy=None):
+        """Export the data as a DLPack capsule (the array API protocol, as called by
+        ``torch.from_dlpack``, ``np.from_dlpack`` and ``cupy.from_dlpack``).
+
+        The keywords are forwarded to the backend array (NumPy or CuPy), only those given: an
+        older producer that lacks ``max_version``/``dl_device``/``copy`` then raises TypeError,
+        on which consumers retry without them, as the protocol expects.
+        """
+        given = {"stream": stream, "max_version": max_version, "dl_device": dl_device,
+                 "copy": copy}
+        return self._data.__dlpack__(**{k: v for k, v in given.items() if v is not None})
 
     def __dlpack_device__(self):
         return self._data.__dlpack_device__()
@@ -382,9 +393,7 @@ def _is_torch_dtype(obj) -> bool:
 
 def _to_numpy(data, dtype: DType | None) -> np.ndarray:
     """NumPy array for the constructor, applying torch's default-dtype inference."""
-    if isinstance(data, Tensor):
-        array = data._device.to_numpy(data._data).copy()
-    elif isinstance(data, np.ndarray):
+    if isinstance(data, np.ndarray):
         array = data.copy()
     elif hasattr(data, "__dlpack__") and not isinstance(data, (list, tuple)):
         array = _from_foreign(data)
@@ -415,6 +424,33 @@ def _from_foreign(data) -> np.ndarray:
         return np.from_dlpack(src).copy()
     except (BufferError, RuntimeError, TypeError, ValueError):
         return np.array(src)
+
+
+_DLPACK_CUDA = 2  # DLPack device type of CUDA GPU memory
+
+
+def _copy_array(data, device: Device, dtype: DType | None):
+    """``data``'s values copied onto ``device`` (as ``dtype``) when ``data`` is a tensor of ours
+    or lives in GPU memory (a CuPy array, a torch CUDA tensor); None for other (host) data.
+
+    CuPy and torch refuse the implicit host conversion that ``np.array`` asks for, so foreign GPU
+    arrays are imported through DLPack (a zero-copy view on their GPU) and copied from there:
+    on the same device without leaving it, across devices through host memory.
+    """
+    if isinstance(data, Tensor):
+        src_device, src = data._device, data._data
+    else:
+        dlpack_dev = getattr(data, "__dlpack_device__", None)
+        if not callable(dlpack_dev) or int(dlpack_dev()[0]) != _DLPACK_CUDA:
+            return None
+        detach = getattr(data, "detach", None)  # torch refuses to export tensors that need grad
+        data = detach() if callable(detach) else data
+        src_device = dlpack_device(data)  # raises, saying what to install, without CuPy
+        src = src_device.xp.from_dlpack(data)
+    np_dtype = src.dtype if dtype is None else dtype.np
+    if src_device is device:
+        return device.copy_array(src, np_dtype)
+    return device.from_numpy(np.asarray(src_device.to_numpy(src), dtype=np_dtype, order="C"))
 
 
 def _holds_float64(data) -> bool:

@@ -151,3 +151,50 @@ def test_dlpack_with_torch_cuda_is_zero_copy_both_ways():
     back.mul_(2)
     torch.cuda.synchronize()
     np.testing.assert_array_equal(ours.cpu().numpy(), [2.0, 2.0, 2.0])
+
+
+# ---- copies of GPU arrays and CPU checkpoints into GPU modules -------------------------------
+def test_tl_tensor_copies_gpu_arrays(cupy):
+    c = cupy.arange(4, dtype=cupy.float32)
+    host = tl.tensor(c)  # torch.tensor semantics: a copy, on the CPU unless a device is given
+    assert host.device.type == "cpu"
+    np.testing.assert_array_equal(host.numpy(), [0, 1, 2, 3])
+    dev = tl.tensor(c, device="cuda")
+    assert dev.device.type == "cuda" and dev._data.data.ptr != c.data.ptr
+    c[0] = 9
+    assert float(dev.cpu().numpy()[0]) == 0.0, "tl.tensor must copy, not alias"
+    torch = pytest.importorskip("torch")
+    if torch.cuda.is_available():
+        src = torch.ones(3, device="cuda", requires_grad=True)
+        got = tl.tensor(src, device="cuda", dtype=tl.float64)
+        assert got.dtype == tl.float64 and got.device.type == "cuda"
+        np.testing.assert_array_equal(got.cpu().numpy(), [1.0, 1.0, 1.0])
+
+
+def test_cpu_checkpoint_loads_into_gpu_model_and_optimizer(tmp_path):
+    tl.manual_seed(0)
+    cpu_model = tl.nn.Linear(4, 3)
+    opt = tl.optim.Adam(cpu_model.parameters(), lr=1e-2)
+    x = tl.randn(8, 4)
+    cpu_model(x).square().mean().backward()
+    opt.step()
+    tl.save({"model": cpu_model.state_dict(), "opt": opt.state_dict()}, tmp_path / "c.pt")
+
+    ckpt = tl.load(tmp_path / "c.pt")  # on the CPU
+    gpu_model = tl.nn.Linear(4, 3).to("cuda")
+    gpu_model.load_state_dict(ckpt["model"])
+    assert gpu_model.weight.device.type == "cuda"
+    np.testing.assert_allclose(gpu_model.weight.detach().cpu().numpy(),
+                               cpu_model.weight.detach().numpy())
+    gpu_opt = tl.optim.Adam(gpu_model.parameters(), lr=1e-2)
+    gpu_opt.load_state_dict(ckpt["opt"])
+    state = gpu_opt.state[gpu_model.weight]
+    assert state["exp_avg"].device.type == "cuda"
+    # one more step on each side stays equal
+    for model, o, xx in ((cpu_model, opt, x), (gpu_model, gpu_opt, x.to("cuda"))):
+        o.zero_grad()
+        model(xx).square().mean().backward()
+        o.step()
+    np.testing.assert_allclose(gpu_model.weight.detach().cpu().numpy(),
+                               cpu_model.weight.detach().numpy(),
+                               rtol=1e-5, atol=1e-6)

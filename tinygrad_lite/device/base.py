@@ -46,6 +46,11 @@ class Device:
     def to_numpy(self, array) -> np.ndarray:
         raise NotImplementedError
 
+    def copy_array(self, array, dtype=None):
+        """A new array of this device holding ``array``'s values (``array`` lives here too),
+        cast to ``dtype`` when given, C-contiguous; never a view (``torch.tensor`` copies)."""
+        return array.astype(array.dtype if dtype is None else dtype, order="C", copy=True)
+
     def quiet(self):
         """Context in which division by zero, log(0) etc. give inf/nan silently, as in torch."""
         return contextlib.nullcontext()

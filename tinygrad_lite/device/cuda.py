@@ -81,6 +81,10 @@ class CUDADevice(Device):
     def to_numpy(self, array) -> np.ndarray:
         return self.xp.asnumpy(array)
 
+    def copy_array(self, array, dtype=None):
+        with self.xp.cuda.Device(self.index):  # CuPy launches the copy on the current GPU
+            return super().copy_array(array, dtype)
+
     def from_numpy(self, array: np.ndarray):
         with self.xp.cuda.Device(self.index):
             return self.xp.asarray(array)

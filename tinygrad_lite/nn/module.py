@@ -320,6 +320,7 @@ class Module:
         missing = [k for k in own if k not in state_dict and k not in optional]
         unexpected = [k for k in state_dict if k not in own]
         errors = []
+        values = {}  # checkpoint entries as Tensors, converted once
         if strict and unexpected:
             errors.append("Unexpected key(s) in state_dict: "
                           + ", ".join(f'"{k}"' for k in unexpected) + ".")
@@ -329,8 +330,7 @@ class Module:
         for key, target in own.items():
             if key not in state_dict:
                 continue
-            value = state_dict[key]
-            value = _checkpoint_value(value, target)
+            value = values[key] = _checkpoint_value(state_dict[key], target)
             if tuple(value.shape) != tuple(target.shape):
                 errors.append(f"size mismatch for {key}: copying a param with shape "
                               f"{tuple(value.shape)} from checkpoint, the shape in current model "
@@ -338,9 +338,8 @@ class Module:
         if errors:
             raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t"
                                + "\n\t".join(errors))
-        for key, target in own.items():
-            if key in state_dict:
-                _copy_into(target, _checkpoint_value(state_dict[key], target))
+        for key, value in values.items():
+            _copy_into(own[key], value)
         return _IncompatibleKeys(missing, unexpected)
 
     def _legacy_state_keys(self, version: int | None) -> tuple[str, ...]:
@@ -448,15 +447,17 @@ def _rebind(t: Tensor, new: Tensor) -> None:
 
 def _checkpoint_value(value, target: Tensor) -> Tensor:
     """A checkpoint entry as a Tensor; a 1-D value for a 0-d target gives its first element
-    (torch's rule for old checkpoints that stored scalars as shape (1,))."""
-    value = value if isinstance(value, Tensor) else Tensor(value)
+    (torch's rule for old checkpoints that stored scalars as shape (1,)). Arrays and foreign
+    tensors (NumPy, torch, CuPy) are copied straight onto the target's device."""
+    value = value if isinstance(value, Tensor) else Tensor(value, device=target.device)
     if target.ndim == 0 and value.ndim == 1:
         value = value[0]
     return value
 
 
 def _copy_into(target: Tensor, value: Tensor) -> None:
-    """In-place copy of a checkpoint value into a parameter/buffer (cast + device transfer)."""
+    """In-place copy of a checkpoint value into a parameter/buffer (cast + device transfer):
+    like torch's ``param.copy_(src)``, the parameter keeps its device and dtype."""
     if tuple(value.shape) != tuple(target.shape):  # pragma: no cover - checked by the caller
         raise ShapeError(f"load_state_dict: shape {tuple(value.shape)} != {tuple(target.shape)}")
     src = value.detach().to(target.device).to(target.dtype)

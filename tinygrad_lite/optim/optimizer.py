@@ -15,8 +15,6 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from typing import Any
 
-import numpy as np
-
 from ..autograd import enable_grad
 from ..tensor import Tensor
 
@@ -253,12 +251,10 @@ def _cast_state(param: Tensor, key: str, value):
         return type(value)(_cast_state(param, key, v) for v in value)
     if value is None or isinstance(value, (numbers.Number, str)):
         return value
-    if not isinstance(value, Tensor):  # NumPy arrays, torch tensors
-        if hasattr(value, "detach"):
-            value = value.detach().cpu().numpy()
-        value = Tensor(np.array(value))
-    if key == "step":
-        return Tensor._make(value._device.xp.array(value._data, copy=True), value._device)
+    if key == "step":  # kept on the CPU, where the optimisers read it every step (no GPU sync)
+        return Tensor(value)  # a CPU copy, dtype kept, from any device
+    if not isinstance(value, Tensor):  # NumPy arrays, torch tensors (CPU or CUDA), CuPy arrays
+        value = Tensor(value, device=param.device)
     dtype = param.dtype if value.is_floating_point() else value.dtype
     out = value.detach().to(param.device).to(dtype)
     if out._data is value._data:
