@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
-import importlib.util
 import os
 import statistics
 import sys
@@ -49,24 +48,6 @@ MLP_CASES = [
     ("MLP fc1 forward, eval batch 10000", "nt", 10000, 128, 784),
 ]
 CASES = SQUARES + LAYOUT_CASES + MLP_CASES
-
-
-def gpu_missing_reason() -> str | None:
-    """Why this benchmark can't run here, or None."""
-    if importlib.util.find_spec("cupy") is None:
-        return "CuPy is not installed (pip install cupy-cuda13x)"
-    try:
-        import cupy
-
-        if cupy.cuda.runtime.getDeviceCount() < 1:
-            return "CuPy reports 0 CUDA devices"
-    except Exception as exc:  # noqa: BLE001 - no driver: report it, don't crash
-        return f"no usable NVIDIA GPU ({exc})"
-    import torch
-
-    if not torch.cuda.is_available():
-        return "torch has no CUDA support here (torch.cuda.is_available() is False)"
-    return None
 
 
 def make_operands(cp, layout: str, m: int, n: int, k: int, seed: int):
@@ -171,7 +152,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="append the table to bench/RESULTS.md")
     args = parser.parse_args(argv)
 
-    reason = gpu_missing_reason()
+    import tinygrad_lite as tl
+
+    reason = tl.cuda.unavailable_reason()
     if reason is not None:
         print(f"bench/matmul.py needs an NVIDIA GPU with CuPy and torch: {reason}. Nothing timed.",
               file=sys.stderr)

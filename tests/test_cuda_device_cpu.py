@@ -114,6 +114,7 @@ def test_missing_cupy_says_what_to_install(monkeypatch, registry):
         tl.tensor([1.0]).cuda()
     assert tl.cuda.is_available() is False
     assert tl.cuda.device_count() == 0
+    assert "CuPy is not installed" in tl.cuda.unavailable_reason()
 
 
 def test_no_gpu_found(monkeypatch, registry):
@@ -126,7 +127,9 @@ def test_no_gpu_found(monkeypatch, registry):
     monkeypatch.setitem(sys.modules, "cupy", _fake_cupy(count=0))
     with pytest.raises(RuntimeError, match="no NVIDIA GPU was found"):
         tl.randn(3, device="cuda")
+    assert "no NVIDIA GPU was found" in tl.cuda.unavailable_reason()
     monkeypatch.setitem(sys.modules, "cupy", _fake_cupy(count=1))
+    assert tl.cuda.unavailable_reason() is None
     with pytest.raises(RuntimeError, match=r"'cuda:1': only 1 GPU\(s\) found"):
         tl.device("cuda:1")
 

@@ -9,28 +9,14 @@ rounding error against a float64 reference with the classic bound |err| <= K u (
 
 from __future__ import annotations
 
-import importlib.util
-
 import numpy as np
 import pytest
 
+import tinygrad_lite as tl
 
-def _skip_reason() -> str | None:
-    if importlib.util.find_spec("cupy") is None:
-        return "SGEMM tests need a GPU: CuPy is not installed (pip install cupy-cuda13x)"
-    try:
-        import cupy
-
-        if cupy.cuda.runtime.getDeviceCount() < 1:
-            return "SGEMM tests need a GPU: CuPy reports 0 CUDA devices"
-    except Exception as exc:  # noqa: BLE001 - no driver / broken install: say so and skip
-        return f"SGEMM tests need a GPU: CuPy cannot use one ({exc!r})"
-    return None
-
-
-_REASON = _skip_reason()
+_REASON = tl.cuda.unavailable_reason()
 if _REASON is not None:
-    pytest.skip(_REASON, allow_module_level=True)
+    pytest.skip(f"SGEMM tests need a GPU: {_REASON}", allow_module_level=True)
 
 import cupy as cp  # noqa: E402
 
