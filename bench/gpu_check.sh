@@ -12,6 +12,7 @@
 #   bash bench/gpu_check.sh bench       # bench/matmul.py, mnist_mlp.py, overhead.py (<= 510 s)
 # (two parts, because the device tool allows 600 s per command).
 set -u
+cd "$(dirname "$0")/.." || exit 1  # the repository root
 OUT=${OUT:-bench/out/gpu}
 mkdir -p "$OUT"
 export PYTHONPATH=.${PYTHONPATH:+:$PYTHONPATH}
@@ -45,7 +46,7 @@ step() {
 cat "$OUT/versions.txt"
 
 if [ "$PART" = tests ]; then
-    step cuda_tests 240 "$PY" -m pytest tests/cuda -q --maxfail=25 -p no:cacheprovider --durations=10
+    step cuda_tests 240 env TINYGRAD_LITE_REQUIRE_GPU=1 "$PY" -m pytest tests/cuda -q --maxfail=25 -p no:cacheprovider --durations=10
     step mnist_cuda 120 "$PY" examples/mnist_mlp.py --dataset fashion-mnist --device cuda \
         --no-progress --seed 0
     step mnist_cpu 90 "$PY" examples/mnist_mlp.py --dataset fashion-mnist --device cpu \
