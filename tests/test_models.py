@@ -91,6 +91,13 @@ def copy_into_torch(ours: tl.nn.Module, twin: tnn.Module, dtype) -> None:
     twin.to(dtype)
 
 
+def assert_param_grads_match(ours: tl.nn.Module, twin: tnn.Module, rtol, atol) -> None:
+    """Every parameter's gradient equals the torch twin's parameter of the same name."""
+    tparams = dict(twin.named_parameters())
+    for name, p in ours.named_parameters():
+        tl.testing.assert_close(p.grad, tparams[name].grad, rtol=rtol, atol=atol, msg=name)
+
+
 def check_forward_backward(ours, twin, x: np.ndarray, rtol, atol) -> None:
     """Same logits, same loss gradient on every parameter, same running statistics."""
     xt = torch.from_numpy(x)
@@ -100,9 +107,7 @@ def check_forward_backward(ours, twin, x: np.ndarray, rtol, atol) -> None:
     tl.testing.assert_close(out, tout, rtol=rtol, atol=atol)
     F.cross_entropy(out, tl.tensor(y)).backward()
     torch.nn.functional.cross_entropy(tout, torch.from_numpy(y)).backward()
-    tparams = dict(twin.named_parameters())
-    for name, p in ours.named_parameters():
-        tl.testing.assert_close(p.grad, tparams[name].grad, rtol=rtol, atol=atol, msg=name)
+    assert_param_grads_match(ours, twin, rtol, atol)
     tbufs = dict(twin.named_buffers())
     for name, b in ours.named_buffers():
         tl.testing.assert_close(b, tbufs[name], rtol=rtol, atol=atol, msg=name)
@@ -272,9 +277,7 @@ def test_transformer_block_matches_torch(dtype, tdtype, rtol, atol, train, p, pa
     tl.testing.assert_close(out, tout, rtol=rtol, atol=atol)
     F.mse_loss(out, tl.tensor(y)).backward()
     torch.nn.functional.mse_loss(tout, torch.from_numpy(y)).backward()
-    tparams = dict(twin.named_parameters())
-    for name, p in ours.named_parameters():
-        tl.testing.assert_close(p.grad, tparams[name].grad, rtol=rtol, atol=atol, msg=name)
+    assert_param_grads_match(ours, twin, rtol, atol)
     if padded:  # a padded token changes nothing: neither attended to nor pooled
         ids2 = np.where(mask, (ids + 1) % _BLOCK["vocab_size"], ids)
         tl.testing.assert_close(ours(tl.tensor(ids2), kpm), out, rtol=rtol, atol=atol)
